@@ -1,0 +1,36 @@
+//! `mvcc`: an ahead-of-time compiler for TensorFlow Lite vision models.
+//!
+//! # Pipeline
+//!
+//! ```text
+//! model.tflite ──tflite::read──▶ ir::Graph ──ir::verify──▶ (passes, lowering, plan: later issues)
+//!                                     │
+//!                                     └──interp::Interpreter──▶ outputs (the reference execution)
+//! ```
+//!
+//! # Invariants
+//!
+//! 1. No FlatBuffers type appears outside [`tflite`]; the IR is the only model representation past
+//!    import.
+//! 2. Nothing derived from a model file panics, hangs or allocates without bound: every failure is
+//!    an [`Error`] listing every [`error::Problem`] with its [`error::Location`].
+//! 3. Integer arithmetic is that of TFLite's reference kernels, bit for bit.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod interp;
+pub mod ir;
+pub mod npy;
+pub mod ops;
+pub mod quant;
+pub mod tflite;
+
+pub use error::{Error, Result};
+
+/// Reads, imports and verifies a `.tflite` model: the compiler's front door.
+///
+/// # Errors
+/// Every problem found in the file, each with its location (see [`error::Problem`]).
+pub fn load_model(bytes: &[u8]) -> Result<ir::Graph> {
+    tflite::import(bytes)
+}

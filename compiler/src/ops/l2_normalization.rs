@@ -1,0 +1,13 @@
+//! Op family `l2_normalization` (placeholder until implemented).
+
+use super::{EvalCx, InferCx};
+use crate::error::Result;
+use crate::ir::Shape;
+
+pub fn infer_l2_normalization(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
+    let _ = Err(cx.unsupported("not implemented yet"))
+}
+
+pub fn eval_l2_normalization(cx: &mut EvalCx<'_>) -> Result<()> {
+    let _ = Err(cx.err("not implemented yet"))
+}

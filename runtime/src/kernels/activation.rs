@@ -1,0 +1,1 @@
+//! Reference kernels: `activation` (to be written).

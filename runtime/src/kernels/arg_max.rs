@@ -1,0 +1,1 @@
+//! Reference kernels: `arg_max` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `binary` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `concatenation` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `conv_2d` (to be written).

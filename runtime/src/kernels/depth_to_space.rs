@@ -1,0 +1,1 @@
+//! Reference kernels: `depth_to_space` (to be written).

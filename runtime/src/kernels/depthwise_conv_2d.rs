@@ -1,0 +1,1 @@
+//! Reference kernels: `depthwise_conv_2d` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `fully_connected` (to be written).

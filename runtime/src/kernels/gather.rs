@@ -1,0 +1,1 @@
+//! Reference kernels: `gather` (to be written).

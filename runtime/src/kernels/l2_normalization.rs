@@ -1,0 +1,1 @@
+//! Reference kernels: `l2_normalization` (to be written).

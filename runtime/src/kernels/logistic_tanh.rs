@@ -1,0 +1,1 @@
+//! Reference kernels: `logistic_tanh` (to be written).

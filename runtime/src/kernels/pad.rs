@@ -1,0 +1,1 @@
+//! Reference kernels: `pad` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `pool_2d` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `quantize` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `reduce` (to be written).

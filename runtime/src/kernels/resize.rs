@@ -1,0 +1,1 @@
+//! Reference kernels: `resize` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `slice` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `softmax` (to be written).

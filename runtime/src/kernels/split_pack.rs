@@ -1,0 +1,1 @@
+//! Reference kernels: `split_pack` (to be written).

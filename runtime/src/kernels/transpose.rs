@@ -1,0 +1,1 @@
+//! Reference kernels: `transpose` (to be written).

@@ -1,0 +1,1 @@
+//! Reference kernels: `transpose_conv` (to be written).

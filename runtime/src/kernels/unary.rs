@@ -1,0 +1,1 @@
+//! Reference kernels: `unary` (to be written).
