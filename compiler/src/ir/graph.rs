@@ -1,7 +1,7 @@
 //! The graph: a petgraph `StableDiGraph` of ops, plus a table of tensors.
 
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-use petgraph::visit::EdgeRef;
+use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use petgraph::Direction;
 
 use super::ops::Op;
@@ -250,7 +250,7 @@ impl Graph {
     pub fn topo_order(&self) -> Result<Vec<OpId>, OpId> {
         let mut indeg: std::collections::BTreeMap<NodeIndex<u32>, usize> =
             self.g.node_indices().map(|n| (n, 0)).collect();
-        for e in self.g.edge_references() {
+        for e in (&self.g).edge_references() {
             *indeg.entry(e.target()).or_insert(0) += 1;
         }
         let mut ready: std::collections::BTreeSet<NodeIndex<u32>> =

@@ -6,9 +6,11 @@ use crate::ir::{OutTypeAttrs};
 use crate::ir::Shape;
 
 pub fn infer_arg_max(cx: &InferCx<'_>, a: &OutTypeAttrs) -> Result<Vec<Shape>> {
-    let _ = a; Err(cx.unsupported("not implemented yet"))
+    let _ = a;
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn eval_arg_max(cx: &mut EvalCx<'_>, a: &OutTypeAttrs) -> Result<()> {
-    let _ = a; Err(cx.err("not implemented yet"))
+    let _ = a;
+    Err(cx.err("not implemented yet"))
 }

@@ -6,9 +6,11 @@ use crate::ir::{ConcatAttrs};
 use crate::ir::Shape;
 
 pub fn infer_concatenation(cx: &InferCx<'_>, a: &ConcatAttrs) -> Result<Vec<Shape>> {
-    let _ = a; Err(cx.unsupported("not implemented yet"))
+    let _ = a;
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn eval_concatenation(cx: &mut EvalCx<'_>, a: &ConcatAttrs) -> Result<()> {
-    let _ = a; Err(cx.err("not implemented yet"))
+    let _ = a;
+    Err(cx.err("not implemented yet"))
 }

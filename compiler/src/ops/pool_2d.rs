@@ -6,17 +6,21 @@ use crate::ir::{Pool2dAttrs};
 use crate::ir::Shape;
 
 pub fn infer_average_pool_2d(cx: &InferCx<'_>, a: &Pool2dAttrs) -> Result<Vec<Shape>> {
-    let _ = a; Err(cx.unsupported("not implemented yet"))
+    let _ = a;
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn infer_max_pool_2d(cx: &InferCx<'_>, a: &Pool2dAttrs) -> Result<Vec<Shape>> {
-    let _ = a; Err(cx.unsupported("not implemented yet"))
+    let _ = a;
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn eval_average_pool_2d(cx: &mut EvalCx<'_>, a: &Pool2dAttrs) -> Result<()> {
-    let _ = a; Err(cx.err("not implemented yet"))
+    let _ = a;
+    Err(cx.err("not implemented yet"))
 }
 
 pub fn eval_max_pool_2d(cx: &mut EvalCx<'_>, a: &Pool2dAttrs) -> Result<()> {
-    let _ = a; Err(cx.err("not implemented yet"))
+    let _ = a;
+    Err(cx.err("not implemented yet"))
 }

@@ -6,17 +6,19 @@ use crate::ir::{StridedSliceAttrs};
 use crate::ir::Shape;
 
 pub fn infer_slice(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    let _ = Err(cx.unsupported("not implemented yet"))
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn infer_strided_slice(cx: &InferCx<'_>, a: &StridedSliceAttrs) -> Result<Vec<Shape>> {
-    let _ = a; Err(cx.unsupported("not implemented yet"))
+    let _ = a;
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn eval_slice(cx: &mut EvalCx<'_>) -> Result<()> {
-    let _ = Err(cx.err("not implemented yet"))
+    Err(cx.err("not implemented yet"))
 }
 
 pub fn eval_strided_slice(cx: &mut EvalCx<'_>, a: &StridedSliceAttrs) -> Result<()> {
-    let _ = a; Err(cx.err("not implemented yet"))
+    let _ = a;
+    Err(cx.err("not implemented yet"))
 }

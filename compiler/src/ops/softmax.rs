@@ -6,17 +6,19 @@ use crate::ir::{SoftmaxAttrs};
 use crate::ir::Shape;
 
 pub fn infer_softmax(cx: &InferCx<'_>, a: &SoftmaxAttrs) -> Result<Vec<Shape>> {
-    let _ = a; Err(cx.unsupported("not implemented yet"))
+    let _ = a;
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn infer_log_softmax(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    let _ = Err(cx.unsupported("not implemented yet"))
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn eval_softmax(cx: &mut EvalCx<'_>, a: &SoftmaxAttrs) -> Result<()> {
-    let _ = a; Err(cx.err("not implemented yet"))
+    let _ = a;
+    Err(cx.err("not implemented yet"))
 }
 
 pub fn eval_log_softmax(cx: &mut EvalCx<'_>) -> Result<()> {
-    let _ = Err(cx.err("not implemented yet"))
+    Err(cx.err("not implemented yet"))
 }

@@ -5,9 +5,9 @@ use crate::error::Result;
 use crate::ir::Shape;
 
 pub fn infer_transpose(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    let _ = Err(cx.unsupported("not implemented yet"))
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn eval_transpose(cx: &mut EvalCx<'_>) -> Result<()> {
-    let _ = Err(cx.err("not implemented yet"))
+    Err(cx.err("not implemented yet"))
 }

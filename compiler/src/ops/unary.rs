@@ -5,25 +5,25 @@ use crate::error::Result;
 use crate::ir::Shape;
 
 pub fn infer_rsqrt(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    let _ = Err(cx.unsupported("not implemented yet"))
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn infer_sqrt(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    let _ = Err(cx.unsupported("not implemented yet"))
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn infer_exp(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    let _ = Err(cx.unsupported("not implemented yet"))
+    Err(cx.unsupported("not implemented yet"))
 }
 
 pub fn eval_rsqrt(cx: &mut EvalCx<'_>) -> Result<()> {
-    let _ = Err(cx.err("not implemented yet"))
+    Err(cx.err("not implemented yet"))
 }
 
 pub fn eval_sqrt(cx: &mut EvalCx<'_>) -> Result<()> {
-    let _ = Err(cx.err("not implemented yet"))
+    Err(cx.err("not implemented yet"))
 }
 
 pub fn eval_exp(cx: &mut EvalCx<'_>) -> Result<()> {
-    let _ = Err(cx.err("not implemented yet"))
+    Err(cx.err("not implemented yet"))
 }

@@ -28,7 +28,7 @@ macro_rules! impl_quantized {
             }
             #[inline]
             fn from_i32_saturating(v: i32) -> Self {
-                v.clamp(Self::MIN, Self::MAX) as $t
+                v.clamp(<Self as Quantized>::MIN, <Self as Quantized>::MAX) as $t
             }
         }
     )*};
