@@ -179,12 +179,34 @@ impl Problems {
         self.0.extend(e.problems);
     }
 
-    /// `Ok(v)` if no problem was recorded.
+    /// `Ok(v)` if no problem was recorded. All unsupported-op problems are merged into one,
+    /// first, listing each op, version and reason once with every operator index using it.
     pub fn finish<T>(self, v: T) -> Result<T> {
         if self.0.is_empty() {
-            Ok(v)
-        } else {
-            Err(Error { problems: self.0 })
+            return Ok(v);
         }
+        let mut merged: Vec<UnsupportedOp> = Vec::new();
+        let mut rest = Vec::new();
+        for p in self.0 {
+            match p {
+                Problem::Unsupported(list) => {
+                    for u in list {
+                        match merged.iter_mut().find(|m| {
+                            m.name == u.name && m.version == u.version && m.reason == u.reason
+                        }) {
+                            Some(m) => m.operators.extend(u.operators),
+                            None => merged.push(u),
+                        }
+                    }
+                }
+                other => rest.push(other),
+            }
+        }
+        let mut problems = Vec::new();
+        if !merged.is_empty() {
+            problems.push(Problem::Unsupported(merged));
+        }
+        problems.extend(rest);
+        Err(Error { problems })
     }
 }

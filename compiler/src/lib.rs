@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod inspect;
 pub mod interp;
 pub mod ir;
 pub mod npy;

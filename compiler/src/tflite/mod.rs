@@ -25,6 +25,7 @@
 )]
 #[rustfmt::skip]
 mod schema_generated;
+pub mod builder;
 mod sparsity;
 
 use indexmap::IndexMap;

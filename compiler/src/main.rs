@@ -1,0 +1,316 @@
+//! The `mvcc` command-line tool.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use mvcc::interp::{Buf, Interpreter};
+use mvcc::ir::{text, DType, Graph, Tensor, TensorId};
+use mvcc::npy::{self, NpyArray};
+
+/// mvcc: an ahead-of-time compiler for TensorFlow Lite vision models.
+#[derive(Parser, Debug)]
+#[command(name = "mvcc", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show a model's inputs, outputs, ops (with shapes and MACs) and totals.
+    Inspect {
+        /// The `.tflite` model.
+        model: PathBuf,
+        /// Print one JSON object (keys: inputs, outputs, ops, params, weight_bytes, macs).
+        #[arg(long)]
+        json: bool,
+        /// Print the imported IR in its text form.
+        #[arg(long)]
+        ir: bool,
+    },
+    /// Run a model on inputs and write its outputs.
+    Run {
+        /// The `.tflite` model.
+        model: PathBuf,
+        /// One per model input, in order: a `.npy` file (in the input's type; float32 is
+        /// quantized for quantized inputs) or a PNG/JPEG image for a 4-D image input.
+        #[arg(long = "input", short = 'i')]
+        inputs: Vec<PathBuf>,
+        /// One per model output, in order: where to write it as `.npy`. Without any, outputs are
+        /// summarized on stdout.
+        #[arg(long = "output", short = 'o')]
+        outputs: Vec<PathBuf>,
+        /// Write every tensor (inputs, constants used, every op result) as `DIR/<tensor index>.npy`.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+        /// The back end.
+        #[arg(long, value_enum, default_value_t = Backend::Interp)]
+        backend: Backend,
+        /// Image preprocessing for float inputs: value = (pixel − mean) / std.
+        #[arg(long, default_value_t = 127.5)]
+        mean: f32,
+        /// See `--mean`.
+        #[arg(long, default_value_t = 127.5)]
+        std: f32,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// The reference interpreter (TFLite's reference kernels, bit for bit).
+    Interp,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect { model, json, ir } => inspect(&model, json, ir),
+        Command::Run { model, inputs, outputs, dump, backend, mean, std } => {
+            run(&model, &inputs, &outputs, dump.as_deref(), backend, mean, std)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Graph> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    mvcc::load_model(&bytes).map_err(|e| {
+        let lines: Vec<String> = e.problems.iter().map(|p| format!("  {p}")).collect();
+        anyhow!("{}: {} problem(s):\n{}", path.display(), lines.len(), lines.join("\n"))
+    })
+}
+
+fn quant_json(t: &Tensor) -> serde_json::Value {
+    match &t.quant {
+        None => serde_json::Value::Null,
+        Some(q) => serde_json::json!({
+            "scale": q.scale, "zero_point": q.zero_point, "axis": q.axis,
+        }),
+    }
+}
+
+fn tensor_json(g: &Graph, id: TensorId) -> serde_json::Value {
+    let t = g.tensor(id);
+    serde_json::json!({
+        "index": t.tflite_index, "name": t.name, "dtype": t.dtype.name(), "shape": t.shape,
+        "quantization": quant_json(t),
+    })
+}
+
+fn inspect(path: &Path, json: bool, ir: bool) -> Result<()> {
+    let g = load(path)?;
+    if ir {
+        print!("{}", text::graph_to_text(&g));
+        return Ok(());
+    }
+    let order = g.topo_order().map_err(|_| anyhow!("cycle"))?;
+    let (params, weight_bytes, macs) = mvcc::inspect::totals(&g);
+    if json {
+        let ops: Vec<serde_json::Value> = order
+            .iter()
+            .map(|&o| {
+                let n = g.op(o);
+                serde_json::json!({
+                    "index": n.tflite_index,
+                    "op": n.op.kind().tflite_name(),
+                    "version": n.version,
+                    "inputs": n.inputs.iter().map(|t| t.map(|t| tensor_json(&g, t))).collect::<Vec<_>>(),
+                    "outputs": n.outputs.iter().map(|&t| tensor_json(&g, t)).collect::<Vec<_>>(),
+                    "macs": mvcc::inspect::op_macs(&g, o),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "model": path.display().to_string(),
+            "inputs": g.inputs.iter().map(|&t| tensor_json(&g, t)).collect::<Vec<_>>(),
+            "outputs": g.outputs.iter().map(|&t| tensor_json(&g, t)).collect::<Vec<_>>(),
+            "ops": ops,
+            "params": params,
+            "weight_bytes": weight_bytes,
+            "macs": macs,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let ty = |t: &Tensor| text::tensor_type(t);
+    println!("model: {}", path.display());
+    for (kind, list) in [("input", &g.inputs), ("output", &g.outputs)] {
+        for (i, &t) in list.iter().enumerate() {
+            let tt = g.tensor(t);
+            println!("{kind} {i}: %{} \"{}\" {}", t.0, tt.name, ty(tt));
+        }
+    }
+    println!();
+    println!("{:>5}  {:<24} {:>12}  {}", "index", "op", "MACs", "inputs -> outputs");
+    for &o in &order {
+        let n = g.op(o);
+        let ins: Vec<String> = n
+            .inputs
+            .iter()
+            .flatten()
+            .map(|&t| {
+                let tt = g.tensor(t);
+                format!("{}{}", if tt.is_const() { "const " } else { "" }, ty(tt))
+            })
+            .collect();
+        let outs: Vec<String> = n.outputs.iter().map(|&t| ty(g.tensor(t))).collect();
+        println!(
+            "{:>5}  {:<24} {:>12}  {} -> {}",
+            n.tflite_index.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            n.op.kind().tflite_name(),
+            mvcc::inspect::op_macs(&g, o),
+            ins.join(", "),
+            outs.join(", ")
+        );
+    }
+    println!();
+    println!("ops: {}  parameters: {params}  weight bytes: {weight_bytes}  MACs: {macs}", order.len());
+    Ok(())
+}
+
+/// Quantizes float values with a tensor's per-tensor parameters (round half away from zero,
+/// saturating), as TFLite's QUANTIZE does.
+fn quantize_floats(t: &Tensor, vals: &[f32]) -> Result<Vec<u8>> {
+    let (scale, zp) = t
+        .per_tensor_quant()
+        .ok_or_else(|| anyhow!("input \"{}\" of type {} has no per-tensor quantization", t.name, t.dtype))?;
+    let q = |v: f32| (f64::from(v) / f64::from(scale)).round() + zp as f64;
+    Ok(match t.dtype {
+        DType::I8 => vals.iter().map(|&v| q(v).clamp(-128.0, 127.0) as i8 as u8).collect(),
+        DType::U8 => vals.iter().map(|&v| q(v).clamp(0.0, 255.0) as u8).collect(),
+        DType::I16 => vals
+            .iter()
+            .flat_map(|&v| (q(v).clamp(-32768.0, 32767.0) as i16).to_le_bytes())
+            .collect(),
+        d => bail!("cannot quantize to {d}"),
+    })
+}
+
+fn load_input(path: &Path, t: &Tensor, index: usize, mean: f32, std: f32) -> Result<Buf> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if matches!(ext.as_str(), "png" | "jpg" | "jpeg") {
+        return load_image(path, t, index, mean, std);
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let a = npy::read(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let count: usize = a.shape.iter().product();
+    if count != t.num_elements() {
+        bail!(
+            "input {index} (\"{}\") has shape {:?}; {} has shape {:?} ({count} elements, the model needs {})",
+            t.name,
+            t.shape,
+            path.display(),
+            a.shape,
+            t.num_elements()
+        );
+    }
+    if a.dtype == t.dtype {
+        return Ok(Buf::from_bytes(&a.data));
+    }
+    if a.dtype == DType::F32 && t.dtype.is_quantized_int() {
+        let vals: Vec<f32> =
+            a.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        return Ok(Buf::from_bytes(&quantize_floats(t, &vals)?));
+    }
+    bail!(
+        "input {index} (\"{}\") has type {}; {} holds {} (give {} values, or float32 for a quantized input)",
+        t.name,
+        t.dtype,
+        path.display(),
+        a.dtype,
+        t.dtype
+    )
+}
+
+fn load_image(path: &Path, t: &Tensor, index: usize, mean: f32, std: f32) -> Result<Buf> {
+    let [1, h, w, c] = t.shape[..] else {
+        bail!("input {index} (\"{}\") has shape {:?}, not an image [1, H, W, C]", t.name, t.shape);
+    };
+    if c != 3 && c != 1 {
+        bail!("input {index} (\"{}\") has {c} channels; images need 1 or 3", t.name);
+    }
+    let img = image::open(path).with_context(|| format!("cannot decode image {}", path.display()))?;
+    let img = img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);
+    let pixels: Vec<f32> = if c == 3 {
+        img.to_rgb8().into_raw().into_iter().map(f32::from).collect()
+    } else {
+        img.to_luma8().into_raw().into_iter().map(f32::from).collect()
+    };
+    let vals: Vec<f32> = pixels.iter().map(|p| (p - mean) / std).collect();
+    match t.dtype {
+        DType::F32 => Ok(Buf::from_slice(&vals)),
+        d if d.is_quantized_int() => Ok(Buf::from_bytes(&quantize_floats(t, &vals)?)),
+        d => bail!("input {index} has type {d}, which images cannot fill"),
+    }
+}
+
+fn run(
+    path: &Path,
+    inputs: &[PathBuf],
+    outputs: &[PathBuf],
+    dump: Option<&Path>,
+    backend: Backend,
+    mean: f32,
+    std: f32,
+) -> Result<()> {
+    let g = load(path)?;
+    if inputs.len() != g.inputs.len() {
+        bail!("the model has {} input(s); {} --input given", g.inputs.len(), inputs.len());
+    }
+    if !outputs.is_empty() && outputs.len() != g.outputs.len() {
+        bail!("the model has {} output(s); {} --output given", g.outputs.len(), outputs.len());
+    }
+    let mut bufs = Vec::new();
+    for (i, (p, &t)) in inputs.iter().zip(&g.inputs).enumerate() {
+        bufs.push(load_input(p, g.tensor(t), i, mean, std)?);
+    }
+    let Backend::Interp = backend;
+    let interp = Interpreter::new(&g)?;
+    let values = interp.run_all(&bufs)?;
+    let to_npy = |t: &Tensor, b: &Buf| NpyArray { dtype: t.dtype, shape: t.shape.clone(), data: b.bytes().to_vec() };
+    if let Some(dir) = dump {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (i, v) in values.iter().enumerate() {
+            let t = &g.tensors[i];
+            if let (Some(v), Some(idx)) = (v, t.tflite_index) {
+                let p = dir.join(format!("{idx}.npy"));
+                std::fs::write(&p, npy::write(&to_npy(t, v))).with_context(|| format!("cannot write {}", p.display()))?;
+            }
+        }
+    }
+    for (i, &t) in g.outputs.iter().enumerate() {
+        let tt = g.tensor(t);
+        let v = values[t.index()].as_ref().ok_or_else(|| anyhow!("output {i} was not computed"))?;
+        if let Some(p) = outputs.get(i) {
+            std::fs::write(p, npy::write(&to_npy(tt, v))).with_context(|| format!("cannot write {}", p.display()))?;
+        } else {
+            println!("output {i} \"{}\" {}: {}", tt.name, text::tensor_type(tt), summarize(tt, v));
+        }
+    }
+    Ok(())
+}
+
+fn summarize(t: &Tensor, b: &Buf) -> String {
+    let vals: Vec<f64> = match t.dtype {
+        DType::F32 => b.as_slice::<f32>().unwrap_or(&[]).iter().map(|&v| f64::from(v)).collect(),
+        DType::I8 => b.bytes().iter().map(|&v| f64::from(v as i8)).collect(),
+        DType::U8 => b.bytes().iter().map(|&v| f64::from(v)).collect(),
+        DType::I32 => b.as_slice::<i32>().unwrap_or(&[]).iter().map(|&v| f64::from(v)).collect(),
+        DType::I64 => b.as_slice::<i64>().unwrap_or(&[]).iter().map(|&v| v as f64).collect(),
+        _ => Vec::new(),
+    };
+    let n = vals.len();
+    let head: Vec<String> = vals.iter().take(8).map(|v| format!("{v}")).collect();
+    let mut best: Vec<(usize, f64)> = vals.iter().copied().enumerate().collect();
+    best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let top: Vec<String> = best.iter().take(5).map(|(i, v)| format!("{i}:{v}")).collect();
+    format!("[{}{}] top-5 {}", head.join(", "), if n > 8 { ", …" } else { "" }, top.join(" "))
+}

@@ -1,0 +1,95 @@
+//! The conformance suite: every fixture in `tests/fixtures/` runs through mvcc and every tensor
+//! an operator of the model writes is compared with TFLite's reference kernels — integers bit for
+//! bit, floats within [`mvcc_tests::FLOAT_TOLERANCE`].
+//!
+//! Known failures are listed in [`KNOWN_FAILURES`] with their reason; they must still fail (a fixed
+//! one must be removed from the table). `MVCC_CASE=<substring>` selects cases.
+
+use mvcc::interp::Interpreter;
+use mvcc_tests::{buf, compare, fixtures, Compare, Fixture, FLOAT_TOLERANCE};
+
+/// Cases expected to fail, with the reason. Each must still fail.
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
+
+/// Runs one fixture through the interpreter; returns the mismatches (empty = pass).
+fn run_interp(f: &Fixture) -> Result<Vec<String>, String> {
+    let model = f.model();
+    let graph = mvcc::load_model(&model).map_err(|e| format!("import failed: {e}"))?;
+    let mut inputs = Vec::new();
+    for idx in f.indices("inputs") {
+        let a = f.tensor("tensors", idx).ok_or_else(|| format!("missing input tensors/{idx}.npy"))?;
+        inputs.push(buf(&a));
+    }
+    let interp = Interpreter::new(&graph).map_err(|e| e.to_string())?;
+    let values = interp.run_all(&inputs).map_err(|e| format!("run failed: {e}"))?;
+    let mut bad = Vec::new();
+    for idx in f.indices("checked") {
+        let Some(want) = f.tensor("tensors", idx) else {
+            bad.push(format!("tensor {idx}: reference tensors/{idx}.npy missing"));
+            continue;
+        };
+        let Some(t) = graph.tensors.iter().position(|t| t.tflite_index == Some(idx)) else {
+            bad.push(format!("tensor {idx}: not in the imported graph"));
+            continue;
+        };
+        let tensor = &graph.tensors[t];
+        let Some(v) = values.get(t).and_then(|v| v.as_ref()) else {
+            bad.push(format!("tensor {idx} \"{}\": no value", tensor.name));
+            continue;
+        };
+        if let Compare::Mismatch(m) = compare(tensor.dtype, v.bytes(), &want, FLOAT_TOLERANCE) {
+            let producer = graph
+                .op_ids()
+                .into_iter()
+                .find(|&o| graph.op(o).outputs.iter().any(|o| o.index() == t))
+                .map(|o| {
+                    let n = graph.op(o);
+                    format!("op {} {}", n.tflite_index.map(|i| i.to_string()).unwrap_or_default(), n.op.kind().tflite_name())
+                })
+                .unwrap_or_else(|| "folded".into());
+            bad.push(format!("tensor {idx} \"{}\" ({producer}): {m}", tensor.name));
+        }
+    }
+    Ok(bad)
+}
+
+#[test]
+fn every_fixture_matches_tflite_in_the_interpreter() {
+    let all = fixtures();
+    assert!(
+        !all.is_empty() || std::env::var("MVCC_CASE").is_ok(),
+        "no fixtures found in {}",
+        mvcc_tests::fixtures_dir().display()
+    );
+    let mut unexpected = Vec::new();
+    let mut passed = 0;
+    for f in &all {
+        let known = KNOWN_FAILURES.iter().find(|(n, _)| *n == f.name);
+        let result = run_interp(f);
+        let failed = match &result {
+            Ok(bad) => !bad.is_empty(),
+            Err(_) => true,
+        };
+        match (&result, known) {
+            (Ok(bad), None) if bad.is_empty() => {
+                passed += 1;
+            }
+            (_, Some((_, why))) if failed => {
+                eprintln!("known failure {}: {why}", f.name);
+            }
+            (_, Some(_)) => unexpected.push(format!("{}: passes but is listed in KNOWN_FAILURES; remove it", f.name)),
+            (Ok(bad), None) => {
+                let shown: Vec<&String> = bad.iter().take(8).collect();
+                unexpected.push(format!(
+                    "{}: {} tensors differ:\n    {}",
+                    f.name,
+                    bad.len(),
+                    shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n    ")
+                ));
+            }
+            (Err(e), None) => unexpected.push(format!("{}: {e}", f.name)),
+        }
+    }
+    eprintln!("conformance (interpreter): {passed}/{} fixtures match TFLite", all.len());
+    assert!(unexpected.is_empty(), "{} fixture(s) failed:\n{}", unexpected.len(), unexpected.join("\n"));
+}
