@@ -113,6 +113,14 @@ fn ints(dtype: DType, bytes: &[u8]) -> Option<Vec<i64>> {
     })
 }
 
+/// A tensor's values as `f64` (for reports), empty for types without a numeric view.
+pub fn as_f64(dtype: DType, bytes: &[u8]) -> Vec<f64> {
+    if let Some(f) = floats(dtype, bytes) {
+        return f.into_iter().map(f64::from).collect();
+    }
+    ints(dtype, bytes).map(|v| v.into_iter().map(|x| x as f64).collect()).unwrap_or_default()
+}
+
 /// Compares mvcc's value of a tensor (`dtype`, bytes) with TFLite's, with `tolerance` for floats.
 pub fn compare(dtype: DType, got: &[u8], want: &NpyArray, tolerance: f32) -> Compare {
     if want.dtype != dtype {

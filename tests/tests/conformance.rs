@@ -11,6 +11,37 @@ use mvcc_tests::{buf, compare, fixtures, Compare, Fixture, FLOAT_TOLERANCE};
 /// Cases expected to fail, with the reason. Each must still fail.
 const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
+/// How far mvcc's outputs are from the optimized builtin kernels' and XNNPACK's (informational:
+/// those kernels round differently from the reference kernels; FACTS.md).
+fn distance_to_other_kernels(f: &Fixture, graph: &mvcc::ir::Graph, values: &[Option<mvcc::interp::Buf>]) -> String {
+    let mut parts = Vec::new();
+    for sub in ["builtin", "xnnpack"] {
+        let mut differing = 0usize;
+        let mut total = 0usize;
+        let mut worst = 0f64;
+        for idx in f.indices("outputs") {
+            let (Some(want), Some(t)) =
+                (f.tensor(sub, idx), graph.tensors.iter().position(|t| t.tflite_index == Some(idx)))
+            else {
+                continue;
+            };
+            let Some(v) = values.get(t).and_then(|v| v.as_ref()) else { continue };
+            let (got, exp) = (mvcc_tests::as_f64(graph.tensors[t].dtype, v.bytes()), mvcc_tests::as_f64(want.dtype, &want.data));
+            total += exp.len();
+            for (a, b) in got.iter().zip(&exp) {
+                if a != b {
+                    differing += 1;
+                    worst = worst.max((a - b).abs());
+                }
+            }
+        }
+        if total > 0 {
+            parts.push(format!("{sub}: {differing}/{total} differ, max |d| {worst:.3e}"));
+        }
+    }
+    parts.join("; ")
+}
+
 /// Runs one fixture through the interpreter; returns the mismatches (empty = pass).
 fn run_interp(f: &Fixture) -> Result<Vec<String>, String> {
     let model = f.model();
@@ -22,6 +53,7 @@ fn run_interp(f: &Fixture) -> Result<Vec<String>, String> {
     }
     let interp = Interpreter::new(&graph).map_err(|e| e.to_string())?;
     let values = interp.run_all(&inputs).map_err(|e| format!("run failed: {e}"))?;
+    eprintln!("{}: outputs vs other TFLite kernels: {}", f.name, distance_to_other_kernels(f, &graph, &values));
     let mut bad = Vec::new();
     for idx in f.indices("checked") {
         let Some(want) = f.tensor("tensors", idx) else {
