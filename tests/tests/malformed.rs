@@ -249,3 +249,21 @@ fn wrong_sized_input_at_run_time() {
     let e = i.run(&[]).unwrap_err().to_string();
     assert!(e.contains("1 inputs, 0 were given"), "{e}");
 }
+
+#[test]
+fn external_buffers_are_read() {
+    // Models over 2 GB keep constant data after the FlatBuffer, addressed by (offset, size) from
+    // the start of the file. Write the model once to learn its size, then point the buffer there.
+    let data = i32_bytes(&[1, 12]);
+    let mut m = base();
+    m.buffers[1] = BufferSpec { data: vec![], offset: 2, size: data.len() as u64 };
+    let len = m.to_bytes().len();
+    let offset = len.next_multiple_of(16) as u64;
+    m.buffers[1].offset = offset;
+    let mut bytes = m.to_bytes();
+    assert_eq!(bytes.len(), len);
+    bytes.resize(offset as usize, 0);
+    bytes.extend_from_slice(&data);
+    let g = mvcc::load_model(&bytes).expect("external buffer model imports");
+    assert_eq!(g.tensors[2].shape, vec![1, 12]);
+}
