@@ -35,3 +35,12 @@ pub use error::{Error, Result};
 pub fn load_model(bytes: &[u8]) -> Result<ir::Graph> {
     tflite::import(bytes)
 }
+
+/// [`load_model`] with input shapes for models with dynamic dimensions (see
+/// [`tflite::ImportOptions::input_shapes`]).
+///
+/// # Errors
+/// As [`load_model`]; also a shape that changes a static dimension.
+pub fn load_model_with_shapes(bytes: &[u8], input_shapes: &[Option<ir::Shape>]) -> Result<ir::Graph> {
+    tflite::import_with(bytes, &tflite::ImportOptions { input_shapes: input_shapes.to_vec() })
+}

@@ -81,8 +81,12 @@ fn main() -> ExitCode {
 }
 
 fn load(path: &Path) -> Result<Graph> {
+    load_with_shapes(path, &[])
+}
+
+fn load_with_shapes(path: &Path, shapes: &[Option<Vec<usize>>]) -> Result<Graph> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    mvcc::load_model(&bytes).map_err(|e| {
+    mvcc::load_model_with_shapes(&bytes, shapes).map_err(|e| {
         let lines: Vec<String> = e.problems.iter().map(|p| format!("  {p}")).collect();
         anyhow!("{}: {} problem(s):\n{}", path.display(), lines.len(), lines.join("\n"))
     })
@@ -261,7 +265,21 @@ fn run(
     mean: f32,
     std: f32,
 ) -> Result<()> {
-    let g = load(path)?;
+    // A model with dynamic dimensions runs at the shapes of the `.npy` inputs given.
+    let shapes: Vec<Option<Vec<usize>>> = inputs
+        .iter()
+        .map(|p| {
+            let is_npy = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+            let bytes = if is_npy { std::fs::read(p).ok() } else { None };
+            bytes.and_then(|b| npy::read(&b).ok()).map(|a| a.shape)
+        })
+        .collect();
+    let g = match load_with_shapes(path, &shapes) {
+        Ok(g) => g,
+        // The shapes may be wrong rather than dynamic: load as stored, so the input check below
+        // names the input whose shape does not fit.
+        Err(_) => load(path)?,
+    };
     if inputs.len() != g.inputs.len() {
         bail!("the model has {} input(s); {} --input given", g.inputs.len(), inputs.len());
     }

@@ -45,12 +45,15 @@ fn distance_to_other_kernels(f: &Fixture, graph: &mvcc::ir::Graph, values: &[Opt
 /// Runs one fixture through the interpreter; returns the mismatches (empty = pass).
 fn run_interp(f: &Fixture) -> Result<Vec<String>, String> {
     let model = f.model();
-    let graph = mvcc::load_model(&model).map_err(|e| format!("import failed: {e}"))?;
     let mut inputs = Vec::new();
+    let mut shapes = Vec::new();
     for idx in f.indices("inputs") {
         let a = f.tensor("tensors", idx).ok_or_else(|| format!("missing input tensors/{idx}.npy"))?;
         inputs.push(buf(&a));
+        // Models with dynamic dimensions were run at the inputs' shapes.
+        shapes.push(Some(a.shape.clone()));
     }
+    let graph = mvcc::load_model_with_shapes(&model, &shapes).map_err(|e| format!("import failed: {e}"))?;
     let interp = Interpreter::new(&graph).map_err(|e| e.to_string())?;
     let values = interp.run_all(&inputs).map_err(|e| format!("run failed: {e}"))?;
     eprintln!("{}: outputs vs other TFLite kernels: {}", f.name, distance_to_other_kernels(f, &graph, &values));

@@ -28,7 +28,7 @@ fn resolve_shape(cx: &InferCx<'_>, want: &[i64], count: usize) -> Result<Shape> 
         }
     }
     if let Some(i) = wildcard {
-        if known == 0 || count % known != 0 {
+        if known == 0 || !count.is_multiple_of(known) {
             return Err(cx.err(format!("cannot reshape {count} elements to {want:?}")));
         }
         out[i] = count / known;

@@ -47,12 +47,31 @@ pub const MAX_RANK: usize = 8;
 /// Builtin codes of control-flow operators (subgraph calls), which mvcc does not compile.
 const CONTROL_FLOW: &[(i32, &str)] = &[(31, "CALL"), (118, "IF"), (119, "WHILE"), (129, "CALL_ONCE")];
 
+/// Options of [`import_with`].
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Shapes for the model's inputs, by input position; `None` keeps the file's shape. A model
+    /// with dynamic dimensions (`-1` in the tensor's `shape_signature`) stores one size for them
+    /// (usually 1); mvcc compiles static shapes, so the caller picks the sizes here. Only dynamic
+    /// dimensions may change.
+    pub input_shapes: Vec<Option<Shape>>,
+}
+
 /// Reads, imports, folds shape arithmetic and verifies a model.
 ///
 /// # Errors
 /// Every problem found, with locations; see the module docs.
 pub fn import(bytes: &[u8]) -> Result<Graph> {
-    let mut g = read(bytes)?;
+    import_with(bytes, &ImportOptions::default())
+}
+
+/// [`import`] with options (input shapes for models with dynamic dimensions).
+///
+/// # Errors
+/// As [`import`]; also an input shape that changes a static dimension or the rank.
+pub fn import_with(bytes: &[u8], options: &ImportOptions) -> Result<Graph> {
+    let (mut g, signatures) = read(bytes)?;
+    set_input_shapes(&mut g, &signatures, &options.input_shapes)?;
     fold_and_infer(&mut g)?;
     crate::ir::verify::verify(&g)?;
     Ok(g)
@@ -87,8 +106,50 @@ struct OpCode {
     version: i32,
 }
 
-/// Parses the FlatBuffer into a graph (no inference, no folding).
-fn read(bytes: &[u8]) -> Result<Graph> {
+/// Applies caller-chosen shapes to model inputs with dynamic dimensions.
+fn set_input_shapes(g: &mut Graph, signatures: &[Option<Vec<i32>>], shapes: &[Option<Shape>]) -> Result<()> {
+    let mut p = Problems::default();
+    if shapes.len() > g.inputs.len() {
+        p.invalid(
+            Location::model(),
+            format!("{} input shapes given, the model has {} inputs", shapes.len(), g.inputs.len()),
+        );
+    }
+    for (i, (&id, want)) in g.inputs.clone().iter().zip(shapes).enumerate() {
+        let Some(want) = want else { continue };
+        let t = g.tensor(id);
+        let loc = Location::tensor(t.tflite_index, &t.name);
+        let sig = signatures.get(id.index()).cloned().flatten();
+        let dynamic = |d: usize| sig.as_ref().and_then(|s| s.get(d)).is_some_and(|&v| v < 0);
+        if want.len() != t.shape.len() {
+            p.invalid(loc, format!("input {i} has rank {}, the given shape {want:?} has rank {}", t.shape.len(), want.len()));
+            continue;
+        }
+        let fixed: Vec<usize> =
+            (0..want.len()).filter(|&d| want[d] != t.shape[d] && !dynamic(d)).collect();
+        if !fixed.is_empty() {
+            p.invalid(
+                loc,
+                format!(
+                    "input {i} has static shape {:?} (signature {:?}); dimension(s) {fixed:?} cannot change",
+                    t.shape, sig
+                ),
+            );
+            continue;
+        }
+        let bytes = want.iter().try_fold(t.dtype.size(), |a, &d| a.checked_mul(d));
+        if want.contains(&0) || bytes.is_none_or(|b| b > MAX_TENSOR_BYTES) {
+            p.invalid(loc, format!("input shape {want:?} is empty or too large"));
+            continue;
+        }
+        g.tensor_mut(id).shape = want.clone();
+    }
+    p.finish(())
+}
+
+/// Parses the FlatBuffer into a graph (no inference, no folding), with each tensor's
+/// `shape_signature`.
+fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
     if bytes.len() < 8 {
         return Err(malformed(format!("the file is {} bytes long, too short for a FlatBuffer", bytes.len())));
     }
@@ -143,6 +204,8 @@ fn read(bytes: &[u8]) -> Result<Graph> {
     let mut g = Graph::new();
     let fb_tensors: Vec<fb::Tensor> = sg.tensors().map(|v| v.iter().collect()).unwrap_or_default();
     let mut sparse: IndexMap<u32, Sparsity> = IndexMap::new();
+    let signatures: Vec<Option<Vec<i32>>> =
+        fb_tensors.iter().map(|t| t.shape_signature().map(|s| s.iter().collect())).collect();
     for (i, t) in fb_tensors.iter().enumerate() {
         let idx = i as u32;
         let name = t.name().unwrap_or("").to_string();
@@ -335,7 +398,7 @@ fn read(bytes: &[u8]) -> Result<Graph> {
             .collect();
         problems.0.insert(0, Problem::Unsupported(list));
     }
-    problems.finish(g)
+    problems.finish((g, signatures))
 }
 
 /// Highest operator version mvcc accepts per op (the versions TFLite's kernels register for the
