@@ -71,11 +71,11 @@ pub fn qrange(dtype: DType) -> (i32, i32) {
     }
 }
 
-/// TFLite's `CalculateActivationRange` for float.
+/// TFLite's `CalculateActivationRange` for float (`lowest()`/`max()` of float where unbounded).
 pub fn act_f32(act: Activation) -> ActF32 {
     match act {
         Activation::None | Activation::Tanh => ActF32::NONE,
-        Activation::Relu => ActF32 { min: 0.0, max: f32::INFINITY },
+        Activation::Relu => ActF32 { min: 0.0, max: f32::MAX },
         Activation::ReluN1To1 => ActF32 { min: -1.0, max: 1.0 },
         Activation::Relu6 => ActF32 { min: 0.0, max: 6.0 },
     }

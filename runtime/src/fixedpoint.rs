@@ -7,8 +7,9 @@
 //! default build. The functions here are the ones in TFLite's `kernels/internal/common.h` and
 //! gemmlowp's `fixedpoint.h`; their names follow them so a reader can compare line by line.
 
-/// `gemmlowp::SaturatingRoundingDoublingHighMul`: `round(a · b / 2^31)`, saturating the single
-/// overflowing case `a == b == i32::MIN`. Rounds half away from zero.
+/// `gemmlowp::SaturatingRoundingDoublingHighMul`: `a · b / 2^31` rounded, saturating the single
+/// overflowing case `a == b == i32::MIN`. Positive halves round up; negative ones toward zero
+/// (the nudge is `1 − 2^30` and C division truncates), so −1.5 becomes −1.
 #[inline]
 pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
     if a == b && a == i32::MIN {
@@ -75,9 +76,10 @@ mod tests {
         assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
         // 2^30 · 2^30 / 2^31 = 2^29 exactly.
         assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
-        // 3 · 2^30 / 2^31 = 1.5 → 2; −1.5 → −2.
+        // 3 · 2^30 / 2^31 = 1.5 → 2; −1.5 → −1 (gemmlowp's nudge for negatives is 1 − 2^30).
         assert_eq!(saturating_rounding_doubling_high_mul(3, 1 << 30), 2);
-        assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -2);
+        assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -1);
+        assert_eq!(saturating_rounding_doubling_high_mul(-5, 1 << 30), -2);
     }
 
     #[test]
@@ -93,9 +95,10 @@ mod tests {
     fn multiplier_of_one_half() {
         // M = 0.5 → q = 2^30, shift = 0.
         assert_eq!(multiply_by_quantized_multiplier(101, 1 << 30, 0), 51);
-        assert_eq!(multiply_by_quantized_multiplier(-101, 1 << 30, 0), -51);
-        // M = 0.25 → q = 2^30, shift = −1: double rounding, 101/4 = 25.25 → 25.
-        assert_eq!(multiply_by_quantized_multiplier(101, 1 << 30, -1), 25);
+        assert_eq!(multiply_by_quantized_multiplier(-101, 1 << 30, 0), -50);
+        // M = 0.25 → q = 2^30, shift = −1. Double rounding: 101/2 = 50.5 → 51, then 51/2 = 25.5 →
+        // 26, where one rounding of 101/4 = 25.25 would give 25.
+        assert_eq!(multiply_by_quantized_multiplier(101, 1 << 30, -1), 26);
         // M = 2 → q = 2^30, shift = 2.
         assert_eq!(multiply_by_quantized_multiplier(101, 1 << 30, 2), 202);
     }

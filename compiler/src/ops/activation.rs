@@ -1,56 +1,392 @@
-//! Op family `activation` (placeholder until implemented).
+//! RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU, PRELU, HARD_SWISH.
+//!
+//! Types: float32, int8 and uint8 for all of them (int16 is not supported here). Quantized
+//! parameters follow `activations.cc`:
+//! - RELU family (`ReluPrepare`, `QuantizedReluX`): multiplier `S_in / S_out` (float division,
+//!   then double), bounds `Z_out + (int)roundf(bound / S_out)` clamped to the type (none above for
+//!   RELU);
+//! - LEAKY_RELU (`LeakyReluPrepare`): `S_in · alpha / S_out` and `S_in / S_out`, in float;
+//! - PRELU (`PreluPrepare`): `S_in / S_out` and `S_in · S_alpha / S_out`, in float; alpha
+//!   broadcasts against the input and the result has the input's shape;
+//! - HARD_SWISH (`HardSwishPrepare`): two multipliers quantized to Q31 then rounded to Q15.
 
+use mvcc_runtime::kernels::activation::{
+    self as k, HardSwishQParams, LeakyReluQParams, PreluQParams, ReluQParams,
+};
+use mvcc_runtime::kernels::binary::BroadcastShape;
+use mvcc_runtime::kernels::common::{ActF32, ActQ};
+
+use super::binary::broadcast_shape;
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::ir::{LeakyReluAttrs};
-use crate::ir::Shape;
+use crate::ir::{DType, LeakyReluAttrs, Shape};
+use crate::quant::{qrange, quantize_multiplier};
 
+const TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8];
+
+/// The shared rule of the one-operand activations: same type and shape in and out.
+fn infer_elementwise(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
+    cx.arity(1, 1, 1)?;
+    let (input, out) = (cx.input(0)?, cx.output(0)?);
+    if out.dtype != input.dtype {
+        return Err(cx.err(format!(
+            "result type {} differs from the operand's {}",
+            out.dtype, input.dtype
+        )));
+    }
+    if !TYPES.contains(&input.dtype) {
+        return Err(cx.unsupported(format!("{} operand", input.dtype)));
+    }
+    if input.dtype.is_quantized_int() {
+        cx.per_tensor_quant(input)?;
+        cx.per_tensor_quant(out)?;
+    }
+    Ok(vec![input.shape.clone()])
+}
+
+/// The bounds of a RELU-family op.
+#[derive(Clone, Copy, Debug)]
+struct Bounds {
+    min: f32,
+    max: f32,
+}
+
+const RELU: Bounds = Bounds {
+    min: 0.0,
+    max: f32::INFINITY,
+};
+const RELU6: Bounds = Bounds { min: 0.0, max: 6.0 };
+const RELU_N1_TO_1: Bounds = Bounds {
+    min: -1.0,
+    max: 1.0,
+};
+
+/// `QuantizedReluX` parameters.
+fn relu_q_params(cx: &InferCx<'_>, b: Bounds) -> Result<ReluQParams> {
+    let (input, out) = (cx.input(0)?, cx.output(0)?);
+    let (si, zi) = cx.per_tensor_quant(input)?;
+    let (so, zo) = cx.per_tensor_quant(out)?;
+    let (qmin, qmax) = qrange(out.dtype);
+    let min = qmin.max(zo + (b.min / so).round() as i32);
+    let max = if b.max == f32::INFINITY {
+        qmax
+    } else {
+        qmax.min(zo + (b.max / so).round() as i32)
+    };
+    Ok(ReluQParams {
+        input_zero_point: zi,
+        output_zero_point: zo,
+        output: quantize_multiplier(f64::from(si / so)),
+        act: ActQ { min, max },
+    })
+}
+
+fn eval_relu_family(cx: &mut EvalCx<'_>, b: Bounds) -> Result<()> {
+    let icx = cx.infer_cx();
+    match icx.input(0)?.dtype {
+        DType::F32 => {
+            let act = ActF32 {
+                min: b.min,
+                max: b.max,
+            };
+            run::<f32>(cx, |x, o| k::relu_f32(act, x, o))
+        }
+        DType::I8 => {
+            let p = relu_q_params(&icx, b)?;
+            run::<i8>(cx, |x, o| k::relu_q(&p, x, o))
+        }
+        DType::U8 => {
+            let p = relu_q_params(&icx, b)?;
+            run::<u8>(cx, |x, o| k::relu_q(&p, x, o))
+        }
+        t => Err(icx.unsupported(format!("{t} operand"))),
+    }
+}
+
+/// Runs `f` on operand 0 and result 0 as `T`.
+fn run<T: bytemuck::Pod>(cx: &mut EvalCx<'_>, f: impl FnOnce(&[T], &mut [T])) -> Result<()> {
+    let x = cx.input::<T>(0)?;
+    let out = cx.output::<T>(0)?;
+    if out.len() == x.len() {
+        f(x, out);
+        return Ok(());
+    }
+    Err(cx.err("operand and result sizes differ"))
+}
+
+/// RELU.
 pub fn infer_relu(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    infer_elementwise(cx)
 }
 
+/// RELU6.
 pub fn infer_relu6(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    infer_elementwise(cx)
 }
 
+/// RELU_N1_TO_1.
 pub fn infer_relu_n1_to_1(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    infer_elementwise(cx)
 }
 
+/// LEAKY_RELU.
 pub fn infer_leaky_relu(cx: &InferCx<'_>, a: &LeakyReluAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+    let shapes = infer_elementwise(cx)?;
+    if cx.input(0)?.dtype.is_quantized_int() {
+        leaky_relu_q_params(cx, a)?;
+    }
+    Ok(shapes)
 }
 
+/// PRELU: operands input and alpha (same type), alpha broadcast to the input's shape.
 pub fn infer_prelu(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(2, 2, 1)?;
+    let (input, alpha, out) = (cx.input(0)?, cx.input(1)?, cx.output(0)?);
+    if alpha.dtype != input.dtype || out.dtype != input.dtype {
+        return Err(cx.err(format!(
+            "input, alpha and result types differ: {}, {}, {}",
+            input.dtype, alpha.dtype, out.dtype
+        )));
+    }
+    if !TYPES.contains(&input.dtype) {
+        return Err(cx.unsupported(format!("{} operands", input.dtype)));
+    }
+    let shape = broadcast_shape(cx, &input.shape, &alpha.shape)?;
+    if shape != input.shape {
+        return Err(cx.err(format!(
+            "alpha of shape {:?} broadcasts the input of shape {:?} to {shape:?}",
+            alpha.shape, input.shape
+        )));
+    }
+    if input.dtype.is_quantized_int() {
+        prelu_q_params(cx)?;
+    } else {
+        prelu_layout(cx)?;
+    }
+    Ok(vec![shape])
 }
 
+/// HARD_SWISH.
 pub fn infer_hard_swish(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    let shapes = infer_elementwise(cx)?;
+    if cx.input(0)?.dtype.is_quantized_int() {
+        hard_swish_q_params(cx)?;
+    }
+    Ok(shapes)
 }
 
+/// RELU with the reference kernels.
 pub fn eval_relu(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    eval_relu_family(cx, RELU)
 }
 
+/// RELU6 with the reference kernels.
 pub fn eval_relu6(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    eval_relu_family(cx, RELU6)
 }
 
+/// RELU_N1_TO_1 with the reference kernels.
 pub fn eval_relu_n1_to_1(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    eval_relu_family(cx, RELU_N1_TO_1)
 }
 
+/// `LeakyReluPrepare`: `S_in · alpha / S_out` and `S_in / S_out` in float, quantized in double.
+fn leaky_relu_q_params(cx: &InferCx<'_>, a: &LeakyReluAttrs) -> Result<LeakyReluQParams> {
+    let (si, zi) = cx.per_tensor_quant(cx.input(0)?)?;
+    let (so, zo) = cx.per_tensor_quant(cx.output(0)?)?;
+    Ok(LeakyReluQParams {
+        input_zero_point: zi,
+        output_zero_point: zo,
+        identity: quantize_multiplier(f64::from(si / so)),
+        alpha: quantize_multiplier(f64::from(si * a.alpha / so)),
+    })
+}
+
+/// LEAKY_RELU with the reference kernels.
 pub fn eval_leaky_relu(cx: &mut EvalCx<'_>, a: &LeakyReluAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+    let icx = cx.infer_cx();
+    match icx.input(0)?.dtype {
+        DType::F32 => {
+            let alpha = a.alpha;
+            run::<f32>(cx, |x, o| k::leaky_relu_f32(alpha, x, o))
+        }
+        DType::I8 => {
+            let p = leaky_relu_q_params(&icx, a)?;
+            run::<i8>(cx, |x, o| k::leaky_relu_q(&p, x, o))
+        }
+        DType::U8 => {
+            let p = leaky_relu_q_params(&icx, a)?;
+            run::<u8>(cx, |x, o| k::leaky_relu_q(&p, x, o))
+        }
+        t => Err(icx.unsupported(format!("{t} operand"))),
+    }
 }
 
+fn prelu_layout(cx: &InferCx<'_>) -> Result<BroadcastShape> {
+    let (input, alpha) = (cx.input(0)?, cx.input(1)?);
+    BroadcastShape::new(&input.shape, &alpha.shape).ok_or_else(|| {
+        cx.err(format!(
+            "alpha of shape {:?} does not broadcast",
+            alpha.shape
+        ))
+    })
+}
+
+/// `PreluPrepare`: `S_in / S_out` and `S_in · S_alpha / S_out` in float, quantized in double.
+fn prelu_q_params(cx: &InferCx<'_>) -> Result<PreluQParams> {
+    let (si, zi) = cx.per_tensor_quant(cx.input(0)?)?;
+    let (sa, za) = cx.per_tensor_quant(cx.input(1)?)?;
+    let (so, zo) = cx.per_tensor_quant(cx.output(0)?)?;
+    Ok(PreluQParams {
+        shape: prelu_layout(cx)?,
+        input_offset: -zi,
+        alpha_offset: -za,
+        output_offset: zo,
+        output1: quantize_multiplier(f64::from(si / so)),
+        output2: quantize_multiplier(f64::from(si * sa / so)),
+    })
+}
+
+/// Runs a PRELU kernel on input, alpha and result as `T`.
+fn run_prelu<T: bytemuck::Pod>(
+    cx: &mut EvalCx<'_>,
+    shape: &BroadcastShape,
+    f: impl FnOnce(&[T], &[T], &mut [T]),
+) -> Result<()> {
+    let (x, alpha) = (cx.input::<T>(0)?, cx.input::<T>(1)?);
+    if x.len() != shape.len1() || alpha.len() != shape.len2() {
+        return Err(cx.err("operand sizes do not match their shapes"));
+    }
+    let n = shape.num_elements();
+    let out = cx.output::<T>(0)?;
+    if out.len() == n {
+        f(x, alpha, out);
+        return Ok(());
+    }
+    Err(cx.err("result size does not match the input's"))
+}
+
+/// PRELU with the reference kernels.
 pub fn eval_prelu(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    let icx = cx.infer_cx();
+    match icx.input(0)?.dtype {
+        DType::F32 => {
+            let s = prelu_layout(&icx)?;
+            run_prelu::<f32>(cx, &s, |x, a, o| k::prelu_f32(&s, x, a, o))
+        }
+        DType::I8 => {
+            let p = prelu_q_params(&icx)?;
+            run_prelu::<i8>(cx, &p.shape, |x, a, o| k::prelu_q(&p, x, a, o))
+        }
+        DType::U8 => {
+            let p = prelu_q_params(&icx)?;
+            run_prelu::<u8>(cx, &p.shape, |x, a, o| k::prelu_q(&p, x, a, o))
+        }
+        t => Err(icx.unsupported(format!("{t} operands"))),
+    }
 }
 
+/// TFLite's `DownScaleInt32ToInt16Multiplier`: a Q31 multiplier rounded to Q15.
+fn down_scale_to_int16(m: i32) -> i16 {
+    const ROUNDING_OFFSET: i32 = 1 << 15;
+    if m >= i32::MAX - ROUNDING_OFFSET {
+        return i16::MAX;
+    }
+    ((m + ROUNDING_OFFSET) >> 16) as i16
+}
+
+/// `HardSwishPrepare`: the hires input scale `S_in / 128`, the output multiplier
+/// `hires / S_out` and the reluish multiplier `hires / (3 / 32768)`, all in float.
+fn hard_swish_q_params(cx: &InferCx<'_>) -> Result<HardSwishQParams> {
+    let (si, zi) = cx.per_tensor_quant(cx.input(0)?)?;
+    let (so, zo) = cx.per_tensor_quant(cx.output(0)?)?;
+    hard_swish_params_from(si, zi, so, zo).ok_or_else(|| {
+        cx.unsupported(format!(
+            "an output scale {so} below 1/128 of the input scale {si} (TFLite rejects it)"
+        ))
+    })
+}
+
+/// The computation of [`hard_swish_q_params`] from the scales and zero points; `None` when the
+/// output multiplier would need a left shift (which TFLite rejects).
+fn hard_swish_params_from(si: f32, zi: i32, so: f32, zo: i32) -> Option<HardSwishQParams> {
+    let hires_input_scale = (1.0f32 / 128.0f32) * si;
+    let reluish_scale = 3.0f32 / 32768.0f32;
+    let output = quantize_multiplier(f64::from(hires_input_scale / so));
+    if output.shift > 0 {
+        return None;
+    }
+    let reluish = quantize_multiplier(f64::from(hires_input_scale / reluish_scale));
+    Some(HardSwishQParams {
+        input_zero_point: zi,
+        output_zero_point: zo,
+        output_multiplier_fixedpoint_int16: down_scale_to_int16(output.multiplier),
+        output_multiplier_exponent: output.shift,
+        reluish_multiplier_fixedpoint_int16: down_scale_to_int16(reluish.multiplier),
+        reluish_multiplier_exponent: reluish.shift,
+    })
+}
+
+/// HARD_SWISH with the reference kernels.
 pub fn eval_hard_swish(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    let icx = cx.infer_cx();
+    match icx.input(0)?.dtype {
+        DType::F32 => run::<f32>(cx, k::hard_swish_f32),
+        DType::I8 => {
+            let p = hard_swish_q_params(&icx)?;
+            run::<i8>(cx, |x, o| k::hard_swish_q(&p, x, o))
+        }
+        DType::U8 => {
+            let p = hard_swish_q_params(&icx)?;
+            run::<u8>(cx, |x, o| k::hard_swish_q(&p, x, o))
+        }
+        t => Err(icx.unsupported(format!("{t} operand"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int16_multiplier_rounding() {
+        assert_eq!(down_scale_to_int16(1 << 30), 1 << 14);
+        assert_eq!(down_scale_to_int16((1 << 30) + (1 << 15)), (1 << 14) + 1);
+        assert_eq!(down_scale_to_int16((1 << 30) + (1 << 15) - 1), 1 << 14);
+        assert_eq!(down_scale_to_int16(i32::MAX), i16::MAX);
+    }
+
+    /// The fixed-point HARD_SWISH stays within two steps of the float function over the whole
+    /// int8 and uint8 ranges, for input ranges small (reluish multiplier shifted right) and large
+    /// (shifted left).
+    #[test]
+    fn quantized_hard_swish_tracks_float() {
+        for &(si, zi, so, zo) in &[
+            (0.05f32, -10, 0.03f32, -100),
+            (0.5, 5, 0.4, -110),
+            (0.002, 0, 0.001, -120),
+        ] {
+            let p = hard_swish_params_from(si, zi, so, zo).unwrap();
+            let input: Vec<i8> = (-128..=127).collect();
+            let mut out = vec![0i8; 256];
+            k::hard_swish_q(&p, &input, &mut out);
+            for (&q, &o) in input.iter().zip(&out) {
+                let x = si * (i32::from(q) - zi) as f32;
+                let y = x * (x + 3.0).clamp(0.0, 6.0) / 6.0;
+                let want = ((y / so).round() as i32 + zo).clamp(-128, 127);
+                assert!((want - i32::from(o)).abs() <= 2, "{si} {q}: {o} vs {want}");
+            }
+        }
+        let p = hard_swish_params_from(0.1, 128, 0.05, 20).unwrap();
+        let input: Vec<u8> = (0..=255).collect();
+        let mut out = vec![0u8; 256];
+        k::hard_swish_q(&p, &input, &mut out);
+        for (&q, &o) in input.iter().zip(&out) {
+            let x = 0.1 * (i32::from(q) - 128) as f32;
+            let y = x * (x + 3.0).clamp(0.0, 6.0) / 6.0;
+            let want = ((y / 0.05).round() as i32 + 20).clamp(0, 255);
+            assert!((want - i32::from(o)).abs() <= 2, "{q}: {o} vs {want}");
+        }
+        assert!(hard_swish_params_from(0.5, 0, 0.001, 0).is_none());
+    }
 }

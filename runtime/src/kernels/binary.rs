@@ -74,7 +74,11 @@ impl BroadcastShape {
                 return None;
             }
         }
-        Some(BroadcastShape { dims, strides1, strides2 })
+        Some(BroadcastShape {
+            dims,
+            strides1,
+            strides2,
+        })
     }
 
     /// Number of output elements.
@@ -99,7 +103,10 @@ impl BroadcastShape {
 }
 
 fn operand_len(dims: &[usize; MAX_RANK], strides: &[usize; MAX_RANK]) -> usize {
-    dims.iter().zip(strides).map(|(&d, &s)| if s == 0 { 1 } else { d }).product()
+    dims.iter()
+        .zip(strides)
+        .map(|(&d, &s)| if s == 0 { 1 } else { d })
+        .product()
 }
 
 /// Calls `f(out_index, index1, index2)` for every output element in row-major order.
@@ -206,23 +213,31 @@ pub fn squared_difference_f32(shape: &BroadcastShape, in1: &[f32], in2: &[f32], 
 
 /// int32 ADD (wrapping, as the two's-complement hardware does).
 pub fn add_i32(p: &BinaryI32Params, in1: &[i32], in2: &[i32], out: &mut [i32]) {
-    broadcast_map(&p.shape, in1, in2, out, |a, b| p.act.apply(a.wrapping_add(b)));
+    broadcast_map(&p.shape, in1, in2, out, |a, b| {
+        p.act.apply(a.wrapping_add(b))
+    });
 }
 
 /// int32 SUB (wrapping).
 pub fn sub_i32(p: &BinaryI32Params, in1: &[i32], in2: &[i32], out: &mut [i32]) {
-    broadcast_map(&p.shape, in1, in2, out, |a, b| p.act.apply(a.wrapping_sub(b)));
+    broadcast_map(&p.shape, in1, in2, out, |a, b| {
+        p.act.apply(a.wrapping_sub(b))
+    });
 }
 
 /// int32 MUL (wrapping).
 pub fn mul_i32(p: &BinaryI32Params, in1: &[i32], in2: &[i32], out: &mut [i32]) {
-    broadcast_map(&p.shape, in1, in2, out, |a, b| p.act.apply(a.wrapping_mul(b)));
+    broadcast_map(&p.shape, in1, in2, out, |a, b| {
+        p.act.apply(a.wrapping_mul(b))
+    });
 }
 
 /// int32 DIV, truncating toward zero. TFLite rejects a zero divisor at run time; here it gives 0
 /// (the compiler's evaluation reports it as an error before calling this).
 pub fn div_i32(p: &BinaryI32Params, in1: &[i32], in2: &[i32], out: &mut [i32]) {
-    broadcast_map(&p.shape, in1, in2, out, |a, b| p.act.apply(a.checked_div(b).unwrap_or(0)));
+    broadcast_map(&p.shape, in1, in2, out, |a, b| {
+        p.act.apply(a.checked_div(b).unwrap_or(0))
+    });
 }
 
 /// int32 SQUARED_DIFFERENCE (wrapping).
@@ -323,12 +338,15 @@ pub fn mul_q<T: Quantized>(p: &MulQParams, in1: &[T], in2: &[T], out: &mut [T]) 
     broadcast_map(&p.shape, in1, in2, out, |a, b| {
         let v1 = p.input1_offset + a.to_i32();
         let v2 = p.input2_offset + b.to_i32();
-        let raw = p.output.apply(v1.wrapping_mul(v2)).wrapping_add(p.output_offset);
+        let raw = p
+            .output
+            .apply(v1.wrapping_mul(v2))
+            .wrapping_add(p.output_offset);
         T::from_i32_saturating(p.act.apply(raw))
     });
 }
 
-/// Quantized DIV (uint8 in TFLite's builtin op): the divisor's reciprocal in fixed point
+/// Quantized DIV (uint8 or int8): the divisor's reciprocal in fixed point
 /// (`GetReciprocal`), the dividend shifted up by its headroom, one final rescale.
 ///
 /// TFLite rejects a stored divisor of 0 at run time (whatever the zero point); a divisor equal to
@@ -401,8 +419,10 @@ fn one_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
     let half_denominator = rounding_half_sum(a, i32::MAX);
     let constant_48_over_17: i32 = 1_515_870_810;
     let constant_neg_32_over_17: i32 = -1_010_580_540;
-    let mut x = constant_48_over_17
-        .wrapping_add(saturating_rounding_doubling_high_mul(half_denominator, constant_neg_32_over_17));
+    let mut x = constant_48_over_17.wrapping_add(saturating_rounding_doubling_high_mul(
+        half_denominator,
+        constant_neg_32_over_17,
+    ));
     for _ in 0..3 {
         let half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x);
         let one_minus = ONE_F2.wrapping_sub(half_denominator_times_x);
@@ -419,7 +439,10 @@ fn get_reciprocal(x: i32, x_integer_digits: i32) -> (i32, i32) {
     let num_bits_over_unit = x_integer_digits - headroom_plus_one as i32;
     let shifted = (x as u32).checked_shl(headroom_plus_one).unwrap_or(0);
     let shifted_sum_minus_one = shifted.wrapping_sub(1u32 << 31) as i32;
-    (one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit)
+    (
+        one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one),
+        num_bits_over_unit,
+    )
 }
 
 #[cfg(test)]
@@ -449,11 +472,20 @@ mod tests {
     #[test]
     fn broadcast_add_both_sides() {
         let s = shape(&[2, 1], &[1, 3]);
-        let p = BinaryF32Params { shape: s, act: ActF32::NONE };
+        let p = BinaryF32Params {
+            shape: s,
+            act: ActF32::NONE,
+        };
         let mut out = [0.0; 6];
         add_f32(&p, &[10.0, 20.0], &[1.0, 2.0, 3.0], &mut out);
         assert_eq!(out, [11.0, 12.0, 13.0, 21.0, 22.0, 23.0]);
-        let p = BinaryF32Params { shape: s, act: ActF32 { min: 0.0, max: 12.5 } };
+        let p = BinaryF32Params {
+            shape: s,
+            act: ActF32 {
+                min: 0.0,
+                max: 12.5,
+            },
+        };
         sub_f32(&p, &[10.0, 20.0], &[1.0, 2.0, 30.0], &mut out);
         assert_eq!(out, [9.0, 8.0, 0.0, 12.5, 12.5, 0.0]);
     }
@@ -463,7 +495,15 @@ mod tests {
         let a: [f32; 8] = core::array::from_fn(|i| i as f32);
         let s = shape(&[2, 1, 2, 1, 2, 1], &[1, 2, 1, 1, 1, 1]);
         let mut out = [0.0f32; 16];
-        mul_f32(&BinaryF32Params { shape: s, act: ActF32::NONE }, &a, &[1.0, -1.0], &mut out);
+        mul_f32(
+            &BinaryF32Params {
+                shape: s,
+                act: ActF32::NONE,
+            },
+            &a,
+            &[1.0, -1.0],
+            &mut out,
+        );
         // Output index (i0, i1, i2, i4) → a[(i0, i2, i4)] · (i1 ? −1 : 1).
         let mut k = 0;
         for i0 in 0..2 {
@@ -493,7 +533,10 @@ mod tests {
     fn quantized_add_same_scales() {
         // Scales 1 for inputs and output, zero points 0: TFLite's multipliers are 0.5, 0.5 and
         // 2/2^20, which reproduce a + b exactly for small values.
-        let half = Requant { multiplier: 1 << 30, shift: 0 };
+        let half = Requant {
+            multiplier: 1 << 30,
+            shift: 0,
+        };
         let p = AddQParams {
             shape: shape(&[4], &[4]),
             left_shift: 20,
@@ -501,20 +544,29 @@ mod tests {
             input1: half,
             input2_offset: 0,
             input2: half,
-            output: Requant { multiplier: 1 << 30, shift: -18 },
+            output: Requant {
+                multiplier: 1 << 30,
+                shift: -18,
+            },
             output_offset: 0,
-            act: ActQ { min: -128, max: 127 },
+            act: ActQ {
+                min: -128,
+                max: 127,
+            },
         };
         let mut out = [0i8; 4];
         add_q(&p, &[1i8, -3, 100, -100], &[2, 5, 100, -100], &mut out);
         assert_eq!(out, [3, 2, 127, -128]);
-        let sub = AddQParams { input2: Requant { multiplier: -(1 << 30), shift: 0 }, ..p };
-        sub_like(&sub, &mut out);
+        let sub = AddQParams {
+            input2: Requant {
+                multiplier: -(1 << 30),
+                shift: 0,
+            },
+            ..p
+        };
+        // SUB is ADD with the second multiplier negated.
+        add_q(&sub, &[1i8, -3, 100, -100], &[2, 5, 100, -100], &mut out);
         assert_eq!(out, [-1, -8, 0, 0]);
-    }
-
-    fn sub_like(p: &AddQParams, out: &mut [i8; 4]) {
-        add_q(p, &[1i8, -3, 100, -100], &[2, 5, 100, -100], out);
     }
 
     #[test]
@@ -524,7 +576,10 @@ mod tests {
             input1_offset: 0,
             input2_offset: -10,
             // M = 0.25
-            output: Requant { multiplier: 1 << 30, shift: -1 },
+            output: Requant {
+                multiplier: 1 << 30,
+                shift: -1,
+            },
             output_offset: 3,
             act: ActQ { min: 0, max: 255 },
         };
@@ -551,7 +606,10 @@ mod tests {
             shape: shape(&[4], &[4]),
             input1_offset: 0,
             input2_offset: 0,
-            output: Requant { multiplier: 1 << 30, shift: 1 },
+            output: Requant {
+                multiplier: 1 << 30,
+                shift: 1,
+            },
             output_offset: 0,
             act: ActQ { min: 0, max: 255 },
         };

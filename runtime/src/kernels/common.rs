@@ -54,7 +54,8 @@ impl Requant {
 }
 
 /// A float activation clamp `[min, max]` (fused activation NONE/RELU/RELU_N1_TO_1/RELU6 become
-/// ranges at compile time; ±infinity for none).
+/// ranges at compile time). As in TFLite, "none" is `[f32::MIN, f32::MAX]`: infinities clamp to
+/// the largest finite values.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActF32 {
     /// Lower bound.
@@ -65,7 +66,7 @@ pub struct ActF32 {
 
 impl ActF32 {
     /// No clamping.
-    pub const NONE: ActF32 = ActF32 { min: f32::NEG_INFINITY, max: f32::INFINITY };
+    pub const NONE: ActF32 = ActF32 { min: f32::MIN, max: f32::MAX };
 
     /// TFLite's `ActivationFunctionWithMinMax`: `min(max(x, min), max)`.
     #[inline]
