@@ -60,7 +60,8 @@ impl ConvGeometry {
     #[inline]
     fn input_pos(&self, axis: usize, out: usize, tap: usize) -> Option<usize> {
         let limit = if axis == 0 { self.in_h } else { self.in_w };
-        let pos = (out * self.stride[axis] + tap * self.dilation[axis]) as isize - self.pad[axis] as isize;
+        let pos = (out * self.stride[axis] + tap * self.dilation[axis]) as isize
+            - self.pad[axis] as isize;
         if pos >= 0 && (pos as usize) < limit {
             Some(pos as usize)
         } else {
@@ -125,9 +126,13 @@ pub fn conv_2d_f32(
                     let group = oc / per_group;
                     let mut total = 0.0f32;
                     for fy in 0..g.filter_h {
-                        let Some(iy) = g.input_pos(0, oy, fy) else { continue };
+                        let Some(iy) = g.input_pos(0, oy, fy) else {
+                            continue;
+                        };
                         for fx in 0..g.filter_w {
-                            let Some(ix) = g.input_pos(1, ox, fx) else { continue };
+                            let Some(ix) = g.input_pos(1, ox, fx) else {
+                                continue;
+                            };
                             let xi = ((b * g.in_h + iy) * g.in_w + ix) * g.in_c + group * fic;
                             let wi = ((oc * g.filter_h + fy) * g.filter_w + fx) * fic;
                             for (x, w) in input[xi..xi + fic].iter().zip(&filter[wi..wi + fic]) {
@@ -170,9 +175,13 @@ pub fn conv_2d_q<T: Quantized, W: Quantized>(
                     let group = oc / per_group;
                     let mut acc: i32 = 0;
                     for fy in 0..g.filter_h {
-                        let Some(iy) = g.input_pos(0, oy, fy) else { continue };
+                        let Some(iy) = g.input_pos(0, oy, fy) else {
+                            continue;
+                        };
                         for fx in 0..g.filter_w {
-                            let Some(ix) = g.input_pos(1, ox, fx) else { continue };
+                            let Some(ix) = g.input_pos(1, ox, fx) else {
+                                continue;
+                            };
                             let xi = ((b * g.in_h + iy) * g.in_w + ix) * g.in_c + group * fic;
                             let wi = ((oc * g.filter_h + fy) * g.filter_w + fx) * fic;
                             for (x, w) in input[xi..xi + fic].iter().zip(&filter[wi..wi + fic]) {
@@ -198,7 +207,13 @@ pub fn conv_2d_q<T: Quantized, W: Quantized>(
 mod tests {
     use super::*;
 
-    fn geom(in_hw: [usize; 2], in_c: usize, out_hw: [usize; 2], out_c: usize, f: [usize; 2]) -> ConvGeometry {
+    fn geom(
+        in_hw: [usize; 2],
+        in_c: usize,
+        out_hw: [usize; 2],
+        out_c: usize,
+        f: [usize; 2],
+    ) -> ConvGeometry {
         ConvGeometry {
             batches: 1,
             in_h: in_hw[0],
@@ -227,7 +242,14 @@ mod tests {
         conv_2d_f32(&p, ActF32::NONE, &input, &filter, Some(&[0.5]), &mut out);
         assert_eq!(out, [4.5, 6.5, 4.5, 6.5, 9.5, 6.5, 4.5, 6.5, 4.5]);
         // RELU6 clamps the centre.
-        conv_2d_f32(&p, ActF32 { min: 0.0, max: 6.0 }, &input, &filter, Some(&[0.5]), &mut out);
+        conv_2d_f32(
+            &p,
+            ActF32 { min: 0.0, max: 6.0 },
+            &input,
+            &filter,
+            Some(&[0.5]),
+            &mut out,
+        );
         assert_eq!(out, [4.5, 6.0, 4.5, 6.0, 6.0, 6.0, 4.5, 6.0, 4.5]);
     }
 
@@ -265,9 +287,26 @@ mod tests {
         let g = geom([1, 2], 2, [1, 2], 2, [1, 1]);
         let p = Conv2dParams { geom: g, groups: 1 };
         // Z_in = -1 → input_offset = 1.
-        let q = ConvQuant { input_offset: 1, filter_offset: 0, output_offset: 3, act: ActQ { min: -128, max: 127 } };
+        let q = ConvQuant {
+            input_offset: 1,
+            filter_offset: 0,
+            output_offset: 3,
+            act: ActQ {
+                min: -128,
+                max: 127,
+            },
+        };
         // channel 0: M = 0.5; channel 1: M = 2.
-        let requant = [Requant { multiplier: 1 << 30, shift: 0 }, Requant { multiplier: 1 << 30, shift: 2 }];
+        let requant = [
+            Requant {
+                multiplier: 1 << 30,
+                shift: 0,
+            },
+            Requant {
+                multiplier: 1 << 30,
+                shift: 2,
+            },
+        ];
         let input: [i8; 4] = [9, -1, 99, 19];
         let filter: [i8; 4] = [1, 2, -1, 1];
         let bias = [1i32, -2];
@@ -282,8 +321,16 @@ mod tests {
     fn uint8_uses_filter_offset() {
         let g = geom([1, 1], 2, [1, 1], 1, [1, 1]);
         let p = Conv2dParams { geom: g, groups: 1 };
-        let q = ConvQuant { input_offset: -128, filter_offset: -100, output_offset: 128, act: ActQ { min: 0, max: 255 } };
-        let requant = [Requant { multiplier: 1 << 30, shift: 0 }];
+        let q = ConvQuant {
+            input_offset: -128,
+            filter_offset: -100,
+            output_offset: 128,
+            act: ActQ { min: 0, max: 255 },
+        };
+        let requant = [Requant {
+            multiplier: 1 << 30,
+            shift: 0,
+        }];
         let input: [u8; 2] = [138, 118];
         let filter: [u8; 2] = [110, 90];
         let mut out = [0u8; 1];

@@ -64,7 +64,9 @@ pub fn depthwise_conv_2d_f32(
                     for j in 0..m {
                         let oc = ic * m + j;
                         let mut total = 0.0f32;
-                        for_each_tap(g, b, oy, ox, |xi, wi| total += input[xi + ic] * filter[wi + oc]);
+                        for_each_tap(g, b, oy, ox, |xi, wi| {
+                            total += input[xi + ic] * filter[wi + oc]
+                        });
                         let bias_value = bias.map_or(0.0, |bv| bv[oc]);
                         output[o + oc] = act.apply(total + bias_value);
                     }
@@ -137,7 +139,10 @@ mod tests {
             dilation: [1, 1],
             pad: [0, 1],
         };
-        let p = DepthwiseConv2dParams { geom: g, depth_multiplier: 2 };
+        let p = DepthwiseConv2dParams {
+            geom: g,
+            depth_multiplier: 2,
+        };
         let input = [1.0f32, 10.0, 2.0, 20.0, 3.0, 30.0];
         // taps (left, centre, right) for oc 0..4: oc0 sums, oc1 centre only, oc2 sums, oc3 right only
         let filter = [
@@ -146,7 +151,14 @@ mod tests {
             1.0, 0.0, 1.0, 1.0, // right
         ];
         let mut out = [0.0f32; 12];
-        depthwise_conv_2d_f32(&p, ActF32::NONE, &input, &filter, Some(&[0.0, 0.0, 0.0, 0.5]), &mut out);
+        depthwise_conv_2d_f32(
+            &p,
+            ActF32::NONE,
+            &input,
+            &filter,
+            Some(&[0.0, 0.0, 0.0, 0.5]),
+            &mut out,
+        );
         assert_eq!(
             out,
             [3.0, 1.0, 30.0, 20.5, 6.0, 2.0, 60.0, 30.5, 5.0, 3.0, 50.0, 0.5]
@@ -169,12 +181,34 @@ mod tests {
             dilation: [1, 1],
             pad: [0, 0],
         };
-        let p = DepthwiseConv2dParams { geom: g, depth_multiplier: 1 };
-        let q = ConvQuant { input_offset: -10, filter_offset: 0, output_offset: -5, act: ActQ { min: -128, max: 127 } };
+        let p = DepthwiseConv2dParams {
+            geom: g,
+            depth_multiplier: 1,
+        };
+        let q = ConvQuant {
+            input_offset: -10,
+            filter_offset: 0,
+            output_offset: -5,
+            act: ActQ {
+                min: -128,
+                max: 127,
+            },
+        };
         let input: [i8; 4] = [11, 12, 13, 14];
         let filter: [i8; 2] = [3, -1];
         let mut out = [0i8; 2];
-        depthwise_conv_2d_q(&p, &q, &[Requant { multiplier: 1 << 30, shift: 1 }], &input, &filter, None, &mut out);
+        depthwise_conv_2d_q(
+            &p,
+            &q,
+            &[Requant {
+                multiplier: 1 << 30,
+                shift: 1,
+            }],
+            &input,
+            &filter,
+            None,
+            &mut out,
+        );
         // (1·3 − 2) = 1 → ·1 − 5 = −4; (3·3 − 4) = 5 → 0
         assert_eq!(out, [-4, 0]);
     }

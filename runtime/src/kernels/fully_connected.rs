@@ -11,9 +11,8 @@
 //! `ai-edge-litert` 2.3.0: int8 per-tensor, int8 per-channel and uint8) does not use the
 //! fixed-point multiplier: it rescales the `i32` accumulator in double precision,
 //! `round(f64(acc) · (f64(S_in) · f64(S_w) / f64(S_out)))`, rounding half away from zero. The
-//! per-channel effective scales are compile-time constants ([`FullyConnectedQuant`]'s caller
-//! passes one `f64` per unit). The optimized kernels (ruy, XNNPACK) use fixed point instead and
-//! differ by one in rare cases.
+//! effective scales are compile-time constants, one `f64` per unit. The optimized kernels (ruy,
+//! XNNPACK) use fixed point instead and differ by one in rare cases.
 
 use super::common::{ActF32, ActQ, Quantized};
 
@@ -106,18 +105,44 @@ mod tests {
 
     #[test]
     fn float_two_batches() {
-        let p = FullyConnectedParams { batches: 2, depth: 3, units: 2 };
+        let p = FullyConnectedParams {
+            batches: 2,
+            depth: 3,
+            units: 2,
+        };
         let input = [1.0f32, 2.0, 3.0, -1.0, 0.0, 1.0];
         let weights = [1.0f32, 1.0, 1.0, 0.0, 1.0, -1.0];
         let mut out = [0.0f32; 4];
-        fully_connected_f32(&p, ActF32 { min: 0.0, max: f32::INFINITY }, &input, &weights, Some(&[1.0, 0.0]), &mut out);
+        fully_connected_f32(
+            &p,
+            ActF32 {
+                min: 0.0,
+                max: f32::INFINITY,
+            },
+            &input,
+            &weights,
+            Some(&[1.0, 0.0]),
+            &mut out,
+        );
         assert_eq!(out, [7.0, 0.0, 1.0, 0.0]);
     }
 
     #[test]
     fn quantized_rounds_half_away_from_zero() {
-        let p = FullyConnectedParams { batches: 1, depth: 2, units: 3 };
-        let q = FullyConnectedQuant { input_offset: 0, filter_offset: 0, output_offset: 1, act: ActQ { min: -128, max: 127 } };
+        let p = FullyConnectedParams {
+            batches: 1,
+            depth: 2,
+            units: 3,
+        };
+        let q = FullyConnectedQuant {
+            input_offset: 0,
+            filter_offset: 0,
+            output_offset: 1,
+            act: ActQ {
+                min: -128,
+                max: 127,
+            },
+        };
         let input: [i8; 2] = [3, 4];
         let weights: [i8; 6] = [1, 0, -1, 0, 10, 10];
         let mut out = [0i8; 3];
@@ -128,10 +153,27 @@ mod tests {
 
     #[test]
     fn uint8_offsets() {
-        let p = FullyConnectedParams { batches: 1, depth: 2, units: 1 };
-        let q = FullyConnectedQuant { input_offset: -128, filter_offset: -128, output_offset: 128, act: ActQ { min: 0, max: 255 } };
+        let p = FullyConnectedParams {
+            batches: 1,
+            depth: 2,
+            units: 1,
+        };
+        let q = FullyConnectedQuant {
+            input_offset: -128,
+            filter_offset: -128,
+            output_offset: 128,
+            act: ActQ { min: 0, max: 255 },
+        };
         let mut out = [0u8; 1];
-        fully_connected_q(&p, &q, &[0.25], &[130u8, 124], &[138u8, 118], Some(&[4]), &mut out);
+        fully_connected_q(
+            &p,
+            &q,
+            &[0.25],
+            &[130u8, 124],
+            &[138u8, 118],
+            Some(&[4]),
+            &mut out,
+        );
         // 10·2 + (−10)(−4) + 4 = 64 → 16 → 144
         assert_eq!(out, [144]);
     }

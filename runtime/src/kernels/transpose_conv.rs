@@ -134,26 +134,69 @@ mod tests {
     #[test]
     fn float_stride_two_scatters() {
         // 2 input pixels, 3 taps, stride 2, no padding: 5 outputs.
-        let p = TransposeConvParams { geom: geom_1d(2, 5, 3, 2, 0) };
+        let p = TransposeConvParams {
+            geom: geom_1d(2, 5, 3, 2, 0),
+        };
         let mut out = [0.0f32; 5];
-        transpose_conv_f32(&p, ActF32::NONE, &[1.0, 10.0], &[1.0, 2.0, 3.0], Some(&[0.5]), &mut out);
+        transpose_conv_f32(
+            &p,
+            ActF32::NONE,
+            &[1.0, 10.0],
+            &[1.0, 2.0, 3.0],
+            Some(&[0.5]),
+            &mut out,
+        );
         // x0 → out 0,1,2 += 1,2,3; x1 → out 2,3,4 += 10,20,30
         assert_eq!(out, [1.5, 2.5, 13.5, 20.5, 30.5]);
         // padding 1 shifts the window left and drops what falls outside.
-        let p = TransposeConvParams { geom: geom_1d(2, 4, 3, 2, 1) };
+        let p = TransposeConvParams {
+            geom: geom_1d(2, 4, 3, 2, 1),
+        };
         let mut out = [0.0f32; 4];
-        transpose_conv_f32(&p, ActF32 { min: 0.0, max: 20.0 }, &[1.0, 10.0], &[1.0, 2.0, 3.0], None, &mut out);
+        transpose_conv_f32(
+            &p,
+            ActF32 {
+                min: 0.0,
+                max: 20.0,
+            },
+            &[1.0, 10.0],
+            &[1.0, 2.0, 3.0],
+            None,
+            &mut out,
+        );
         assert_eq!(out, [2.0, 13.0, 20.0, 20.0]);
     }
 
     #[test]
     fn quantized_uses_scratch() {
-        let p = TransposeConvParams { geom: geom_1d(2, 3, 2, 1, 0) };
-        let q = ConvQuant { input_offset: 1, filter_offset: 0, output_offset: 0, act: ActQ { min: -128, max: 127 } };
+        let p = TransposeConvParams {
+            geom: geom_1d(2, 3, 2, 1, 0),
+        };
+        let q = ConvQuant {
+            input_offset: 1,
+            filter_offset: 0,
+            output_offset: 0,
+            act: ActQ {
+                min: -128,
+                max: 127,
+            },
+        };
         let mut scratch = [99i32; 3];
         let mut out = [0i8; 3];
-        let rq = [Requant { multiplier: 1 << 30, shift: 1 }];
-        transpose_conv_q(&p, &q, &rq, &[0i8, 9], &[2i8, -1], Some(&[100]), &mut scratch, &mut out);
+        let rq = [Requant {
+            multiplier: 1 << 30,
+            shift: 1,
+        }];
+        transpose_conv_q(
+            &p,
+            &q,
+            &rq,
+            &[0i8, 9],
+            &[2i8, -1],
+            Some(&[100]),
+            &mut scratch,
+            &mut out,
+        );
         // x+1 = (1, 10): out0 = 2, out1 = -1 + 20 = 19, out2 = -10; then + 100 with M = 1
         assert_eq!(scratch, [2, 19, -10]);
         assert_eq!(out, [102, 119, 90]);
