@@ -1,26 +1,157 @@
-//! Op family `depth_to_space` (placeholder until implemented).
+//! DEPTH_TO_SPACE and SPACE_TO_DEPTH (TFLite `depth_to_space.cc`, `space_to_depth.cc`): 4-D NHWC
+//! tensors, block size at least 1, float32, uint8, int8, int32 or int64. Depth-to-space needs the
+//! channels divisible by `block²`, space-to-depth the height and width divisible by `block`.
+//! Values are moved, never requantized (TFLite does not check quantization).
 
+use mvcc_runtime::kernels::depth_to_space::{self as kernel, BlockParams};
+
+use super::transpose::{expect_io_dtype, with_bits_type};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::ir::{BlockAttrs};
-use crate::ir::Shape;
+use crate::ir::{BlockAttrs, DType, Shape};
 
+/// Element types both TFLite kernels accept.
+const DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I32, DType::I64];
+
+/// The NHWC input shape and the block size, checked.
+fn input_nhwc(cx: &InferCx<'_>, a: &BlockAttrs) -> Result<([usize; 4], usize)> {
+    let input = expect_io_dtype(cx, DTYPES)?;
+    let [n, h, w, c] = input.shape[..] else {
+        return Err(cx.err(format!(
+            "the input must be 4-D (NHWC), got shape {:?}",
+            input.shape
+        )));
+    };
+    if a.block_size < 1 {
+        return Err(cx.err(format!("block size {} must be at least 1", a.block_size)));
+    }
+    Ok(([n, h, w, c], a.block_size))
+}
+
+/// DEPTH_TO_SPACE: `[N, H, W, C·s²]` to `[N, H·s, W·s, C]`.
 pub fn infer_depth_to_space(cx: &InferCx<'_>, a: &BlockAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(1, 1, 1)?;
+    let ([n, h, w, c], s) = input_nhwc(cx, a)?;
+    let ss = s
+        .checked_mul(s)
+        .ok_or_else(|| cx.err("block size too large"))?;
+    if c % ss != 0 {
+        return Err(cx.err(format!("{c} channels do not divide into blocks of {s}×{s}")));
+    }
+    let (oh, ow) = match (h.checked_mul(s), w.checked_mul(s)) {
+        (Some(oh), Some(ow)) => (oh, ow),
+        _ => return Err(cx.err("block size too large")),
+    };
+    Ok(vec![vec![n, oh, ow, c / ss]])
 }
 
+/// SPACE_TO_DEPTH: `[N, H·s, W·s, C]` to `[N, H, W, C·s²]`.
 pub fn infer_space_to_depth(cx: &InferCx<'_>, a: &BlockAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(1, 1, 1)?;
+    let ([n, h, w, c], s) = input_nhwc(cx, a)?;
+    if h % s != 0 || w % s != 0 {
+        return Err(cx.err(format!(
+            "height {h} and width {w} must be multiples of the block size {s}"
+        )));
+    }
+    let oc = s
+        .checked_mul(s)
+        .and_then(|ss| ss.checked_mul(c))
+        .ok_or_else(|| cx.err("block size too large"))?;
+    Ok(vec![vec![n, h / s, w / s, oc]])
 }
 
+/// Parameters of DEPTH_TO_SPACE (described on the small, deep side: the input).
+pub fn depth_to_space_params(cx: &InferCx<'_>, a: &BlockAttrs) -> Result<BlockParams> {
+    let ([n, h, w, c], s) = input_nhwc(cx, a)?;
+    let ss = s
+        .checked_mul(s)
+        .ok_or_else(|| cx.err("block size too large"))?;
+    Ok(BlockParams {
+        batches: n,
+        height: h,
+        width: w,
+        channels: c / ss,
+        block: s,
+    })
+}
+
+/// Parameters of SPACE_TO_DEPTH (described on the small, deep side: the output).
+pub fn space_to_depth_params(cx: &InferCx<'_>, a: &BlockAttrs) -> Result<BlockParams> {
+    let ([n, h, w, c], s) = input_nhwc(cx, a)?;
+    Ok(BlockParams {
+        batches: n,
+        height: h / s,
+        width: w / s,
+        channels: c,
+        block: s,
+    })
+}
+
+/// DEPTH_TO_SPACE with [`kernel::depth_to_space`].
 pub fn eval_depth_to_space(cx: &mut EvalCx<'_>, a: &BlockAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+    let p = depth_to_space_params(&cx.infer_cx(), a)?;
+    let dtype = cx.in_tensor(0)?.dtype;
+    with_bits_type!(cx, dtype, T => {
+        let input = cx.input::<T>(0)?;
+        kernel::depth_to_space(&p, input, cx.output::<T>(0)?);
+        Ok(())
+    })
 }
 
+/// SPACE_TO_DEPTH with [`kernel::space_to_depth`].
 pub fn eval_space_to_depth(cx: &mut EvalCx<'_>, a: &BlockAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+    let p = space_to_depth_params(&cx.infer_cx(), a)?;
+    let dtype = cx.in_tensor(0)?.dtype;
+    with_bits_type!(cx, dtype, T => {
+        let input = cx.input::<T>(0)?;
+        kernel::space_to_depth(&p, input, cx.output::<T>(0)?);
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::{BlockAttrs, DType, Op};
+    use crate::ops::transpose::testutil::{fails_with, infer, t};
+
+    #[test]
+    fn shapes_and_divisibility() {
+        let d2s = Op::DepthToSpace(BlockAttrs { block_size: 3 });
+        let s2d = Op::SpaceToDepth(BlockAttrs { block_size: 3 });
+        assert_eq!(
+            infer(
+                d2s.clone(),
+                vec![t(DType::U8, &[1, 2, 3, 18])],
+                vec![t(DType::U8, &[1])]
+            )
+            .unwrap(),
+            vec![vec![1, 6, 9, 2]]
+        );
+        assert_eq!(
+            infer(
+                s2d.clone(),
+                vec![t(DType::U8, &[1, 6, 9, 2])],
+                vec![t(DType::U8, &[1])]
+            )
+            .unwrap(),
+            vec![vec![1, 2, 3, 18]]
+        );
+        assert!(fails_with(
+            infer(
+                d2s,
+                vec![t(DType::U8, &[1, 2, 3, 12])],
+                vec![t(DType::U8, &[1])]
+            ),
+            "divide"
+        ));
+        assert!(fails_with(
+            infer(
+                s2d,
+                vec![t(DType::U8, &[1, 4, 9, 2])],
+                vec![t(DType::U8, &[1])]
+            ),
+            "multiples"
+        ));
+    }
 }

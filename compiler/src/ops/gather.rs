@@ -1,16 +1,205 @@
-//! Op family `gather` (placeholder until implemented).
+//! GATHER (TFLite `gather.cc`, `reference_ops::Gather`): operands params and indices (int32 or
+//! int64), attributes `axis` (negative counts from params' rank) and `batch_dims` (negative counts
+//! from the indices' rank).
+//!
+//! The result shape is `params[..axis] ++ indices[batch_dims..] ++ params[axis + 1..]`; the first
+//! `batch_dims` dimensions of params and indices must agree and `batch_dims ≤ axis`.
+//!
+//! Indices outside `[0, params.shape[axis])`: in a constant indices operand they are a compile
+//! error; at run time the kernel returns an error code, as TFLite's invocation fails (see
+//! [`mvcc_runtime::kernels::gather`]). Values are moved, never requantized (TFLite does not check
+//! quantization).
 
+use mvcc_runtime::kernels::gather::{self as kernel, GatherParams};
+
+use super::transpose::{norm_axis, with_bits_type};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::ir::{GatherAttrs};
-use crate::ir::Shape;
+use crate::ir::{DType, GatherAttrs, Shape};
 
-pub fn infer_gather(cx: &InferCx<'_>, a: &GatherAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+/// Element types TFLite's GATHER moves (of those mvcc represents).
+const DTYPES: &[DType] = &[
+    DType::F32,
+    DType::U8,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+    DType::Bool,
+];
+
+/// The normalized `(axis, batch_dims)`, checked as TFLite's Prepare does.
+fn axes(cx: &InferCx<'_>, a: &GatherAttrs) -> Result<(usize, usize)> {
+    let params = cx.input(0)?;
+    let indices = cx.input(1)?;
+    let axis = norm_axis(cx, i64::from(a.axis), params.shape.len())?;
+    let mut batch_dims = i64::from(a.batch_dims);
+    if batch_dims < 0 {
+        batch_dims += indices.shape.len() as i64;
+    }
+    if batch_dims < 0
+        || batch_dims as usize > axis
+        || batch_dims as usize >= params.shape.len()
+        || batch_dims as usize > indices.shape.len()
+    {
+        return Err(cx.err(format!(
+            "batch_dims {} does not fit axis {axis}, params rank {} and indices rank {}",
+            a.batch_dims,
+            params.shape.len(),
+            indices.shape.len()
+        )));
+    }
+    let batch_dims = batch_dims as usize;
+    if params.shape[..batch_dims] != indices.shape[..batch_dims] {
+        return Err(cx.err(format!(
+            "the first {batch_dims} dimensions of params {:?} and indices {:?} differ",
+            params.shape, indices.shape
+        )));
+    }
+    Ok((axis, batch_dims))
 }
 
+/// GATHER: operands params and indices.
+pub fn infer_gather(cx: &InferCx<'_>, a: &GatherAttrs) -> Result<Vec<Shape>> {
+    cx.arity(2, 2, 1)?;
+    let params = cx.expect_dtype(0, DTYPES)?;
+    let indices = cx.expect_dtype(1, &[DType::I32, DType::I64])?;
+    let out = cx.output(0)?;
+    if out.dtype != params.dtype {
+        return Err(cx.err(format!(
+            "output has type {}, params {}",
+            out.dtype, params.dtype
+        )));
+    }
+    let (axis, batch_dims) = axes(cx, a)?;
+    if indices.is_const() {
+        let size = params.shape[axis] as i64;
+        let values = cx.const_ints(1)?;
+        if let Some((i, v)) = values.iter().enumerate().find(|(_, &v)| v < 0 || v >= size) {
+            return Err(cx.err(format!(
+                "constant index {v} (position {i}) is out of range for axis {axis} of size {size}"
+            )));
+        }
+    }
+    let mut shape = params.shape[..axis].to_vec();
+    shape.extend_from_slice(&indices.shape[batch_dims..]);
+    shape.extend_from_slice(&params.shape[axis + 1..]);
+    Ok(vec![shape])
+}
+
+/// The kernel parameters of a GATHER.
+pub fn gather_params(cx: &InferCx<'_>, a: &GatherAttrs) -> Result<GatherParams> {
+    let (axis, batch_dims) = axes(cx, a)?;
+    let params = &cx.input(0)?.shape;
+    let indices = &cx.input(1)?.shape;
+    Ok(GatherParams {
+        batch: params[..batch_dims].iter().product(),
+        outer: params[batch_dims..axis].iter().product(),
+        axis_size: params[axis],
+        inner: params[axis + 1..].iter().product(),
+        coords: indices[batch_dims..].iter().product(),
+    })
+}
+
+/// GATHER with [`kernel::gather`]; an out-of-range index is an evaluation error.
 pub fn eval_gather(cx: &mut EvalCx<'_>, a: &GatherAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+    let p = gather_params(&cx.infer_cx(), a)?;
+    let dtype = cx.in_tensor(0)?.dtype;
+    let index_dtype = cx.in_tensor(1)?.dtype;
+    let result = with_bits_type!(cx, dtype, T => {
+        let params = cx.input::<T>(0)?;
+        Ok(match index_dtype {
+            DType::I64 => {
+                let indices = cx.input::<i64>(1)?;
+                kernel::gather(&p, params, indices, cx.output::<T>(0)?)
+            }
+            _ => {
+                let indices = cx.input::<i32>(1)?;
+                kernel::gather(&p, params, indices, cx.output::<T>(0)?)
+            }
+        })
+    })?;
+    result.map_err(|e| {
+        cx.err(format!(
+            "index {} (position {}) is out of range for a gathered axis of size {}",
+            e.index, e.position, p.axis_size
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::interp::Buf;
+    use crate::ir::{DType, GatherAttrs, Op};
+    use crate::ops::transpose::testutil::{c32, cbytes, eval, fails_with, infer, t};
+
+    fn gather(axis: i32, batch_dims: i32) -> Op {
+        Op::Gather(GatherAttrs { axis, batch_dims })
+    }
+
+    #[test]
+    fn shapes_with_axis_and_batch_dims() {
+        let s = infer(
+            gather(1, 0),
+            vec![t(DType::F32, &[2, 5, 3]), c32(&[4, 2], &[0; 8])],
+            vec![t(DType::F32, &[1])],
+        );
+        assert_eq!(s.unwrap(), vec![vec![2, 4, 2, 3]]);
+        let s = infer(
+            gather(-1, 1),
+            vec![t(DType::F32, &[2, 5, 3]), t(DType::I64, &[2, 4])],
+            vec![t(DType::F32, &[1])],
+        );
+        assert_eq!(s.unwrap(), vec![vec![2, 5, 4]]);
+    }
+
+    #[test]
+    fn constant_indices_out_of_range_fail_to_compile() {
+        let r = infer(
+            gather(0, 0),
+            vec![t(DType::I8, &[3, 2]), c32(&[2], &[0, 3])],
+            vec![t(DType::I8, &[2, 2])],
+        );
+        assert!(fails_with(r, "out of range"));
+        let r = infer(
+            gather(0, 0),
+            vec![t(DType::I8, &[3, 2]), c32(&[1], &[-1])],
+            vec![t(DType::I8, &[1, 2])],
+        );
+        assert!(fails_with(r, "out of range"));
+    }
+
+    #[test]
+    fn runtime_indices_are_checked() {
+        let params = Buf::from_slice(&[1i8, 2, 3, 4, 5, 6]);
+        let op = || gather(0, 0);
+        let ins = || vec![t(DType::I8, &[3, 2]), t(DType::I64, &[2])];
+        let out = eval(
+            op(),
+            ins(),
+            vec![t(DType::I8, &[2, 2])],
+            &[params.clone(), Buf::from_slice(&[2i64, 0])],
+        )
+        .unwrap();
+        assert_eq!(out[0].as_slice::<i8>().unwrap(), &[5, 6, 1, 2]);
+        let r = eval(
+            op(),
+            ins(),
+            vec![t(DType::I8, &[2, 2])],
+            &[params, Buf::from_slice(&[0i64, 7])],
+        );
+        assert!(fails_with(r, "index 7"));
+    }
+
+    #[test]
+    fn int64_constant_indices() {
+        let out = eval(
+            gather(1, 0),
+            vec![t(DType::F32, &[2, 3]), cbytes(DType::I64, &[2], &[2i64, 2])],
+            vec![t(DType::F32, &[2, 2])],
+            &[Buf::from_slice(&[1f32, 2., 3., 4., 5., 6.])],
+        )
+        .unwrap();
+        assert_eq!(out[0].as_slice::<f32>().unwrap(), &[3., 3., 6., 6.]);
+    }
 }

@@ -1,32 +1,345 @@
-//! Op family `pad` (placeholder until implemented).
+//! PAD, PADV2 and MIRROR_PAD (TFLite `pad.cc`, `mirror_pad.cc`).
+//!
+//! The paddings operand is a constant `[rank, 2]` int32/int64 tensor of non-negative
+//! `(before, after)` pairs. PAD and PADV2 accept up to 5 dimensions (TFLite's limit).
+//!
+//! Pad values, as TFLite's `Eval` picks them: float PAD pads with 0.0; uint8 PAD, and int8/int16
+//! PAD when the input is quantized, pad with the *output's* zero point (which must be
+//! representable); unquantized integer PAD pads with 0; PADV2 pads with its one-element constant
+//! operand, which for quantized types must share the output's scale and zero point. Values are
+//! copied, never requantized (TFLite does not compare input and output quantization).
+//!
+//! MIRROR_PAD (REFLECT or SYMMETRIC) on float32, uint8, int8, int32, int64. TFLite's kernel does
+//! not check the paddings against the input; mvcc requires TensorFlow's bound (at most `dim − 1`
+//! for REFLECT, `dim` for SYMMETRIC), beyond which TFLite reads outside the input.
 
+use mvcc_runtime::kernels::pad::{self as kernel, MirrorPadParams, PadParams};
+
+use super::transpose::{expect_io_dtype, tflite_qparams, with_bits_type};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::ir::{MirrorPadAttrs};
-use crate::ir::Shape;
+use crate::ir::{DType, MirrorPadAttrs, MirrorPadMode, Shape};
+use crate::quant::qrange;
 
+/// Element types TFLite's PAD and PADV2 accept (of those mvcc represents).
+const PAD_DTYPES: &[DType] = &[
+    DType::F32,
+    DType::U8,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+    DType::Bool,
+];
+/// Element types TFLite's MIRROR_PAD accepts.
+const MIRROR_DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I32, DType::I64];
+/// TFLite's `PadKernelMaxDimensionCount`.
+const PAD_MAX_RANK: usize = 5;
+
+/// The `(before, after)` pairs of the paddings operand (operand 1) for the input's rank.
+fn paddings(cx: &InferCx<'_>, rank: usize) -> Result<Vec<(usize, usize)>> {
+    let t = cx.input(1)?;
+    let v = cx.const_ints(1)?;
+    if t.shape.len() != 2 || t.shape[0] != rank || t.shape[1] != 2 || v.len() != 2 * rank {
+        return Err(cx.err(format!(
+            "the paddings must have shape [{rank}, 2], got {:?}",
+            t.shape
+        )));
+    }
+    v.chunks_exact(2)
+        .map(|c| {
+            let ok = |x: i64| usize::try_from(x).ok().filter(|&x| x <= i32::MAX as usize);
+            match (ok(c[0]), ok(c[1])) {
+                (Some(b), Some(a)) => Ok((b, a)),
+                _ => Err(cx.err(format!(
+                    "paddings must be non-negative int32 values, got {:?}",
+                    v
+                ))),
+            }
+        })
+        .collect()
+}
+
+fn padded_shape(input: &[usize], pads: &[(usize, usize)]) -> Shape {
+    input
+        .iter()
+        .zip(pads)
+        .map(|(&d, &(b, a))| d + b + a)
+        .collect()
+}
+
+fn infer_pad_common(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
+    let input = expect_io_dtype(cx, PAD_DTYPES)?;
+    let rank = input.shape.len();
+    if rank > PAD_MAX_RANK {
+        return Err(cx.unsupported(format!("rank {rank} (TFLite pads up to 5 dimensions)")));
+    }
+    let pads = paddings(cx, rank)?;
+    Ok(vec![padded_shape(&input.shape, &pads)])
+}
+
+/// Whether TFLite pads this tensor through its quantized path (`EvalInt`).
+fn quantized_path(cx: &InferCx<'_>) -> Result<bool> {
+    let input = cx.input(0)?;
+    Ok(match input.dtype {
+        DType::U8 => true,
+        DType::I8 | DType::I16 => input.quant.is_some(),
+        _ => false,
+    })
+}
+
+/// PAD: operands input and paddings.
 pub fn infer_pad(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(2, 2, 1)?;
+    let shapes = infer_pad_common(cx)?;
+    pad_value_bits(cx)?;
+    Ok(shapes)
 }
 
+/// PADV2: operands input, paddings and (optionally) the one-element pad value.
 pub fn infer_pad_v2(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(2, 3, 1)?;
+    let shapes = infer_pad_common(cx)?;
+    if let Some(c) = cx.opt_input(2) {
+        let input = cx.input(0)?;
+        if c.dtype != input.dtype {
+            return Err(cx.err(format!(
+                "the pad value has type {}, the input {}",
+                c.dtype, input.dtype
+            )));
+        }
+        if c.num_elements() != 1 {
+            return Err(cx.err(format!(
+                "the pad value must have one element, it has shape {:?}",
+                c.shape
+            )));
+        }
+        if quantized_path(cx)? && tflite_qparams(c) != tflite_qparams(cx.output(0)?) {
+            return Err(
+                cx.err("the quantized pad value must have the output's scale and zero point")
+            );
+        }
+    }
+    if cx.opt_input(2).is_none_or(|c| c.is_const()) {
+        pad_value_bits(cx)?;
+    }
+    Ok(shapes)
 }
 
-pub fn infer_mirror_pad(cx: &InferCx<'_>, a: &MirrorPadAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+/// The pad value's bit pattern (little-endian, zero-extended to 64 bits) when it is known at
+/// compile time: TFLite's choice for PAD, PADV2's constant operand.
+pub fn pad_value_bits(cx: &InferCx<'_>) -> Result<u64> {
+    let input = cx.input(0)?;
+    if let Some(c) = cx.opt_input(2) {
+        let data = c
+            .data
+            .as_ref()
+            .ok_or_else(|| cx.err("the pad value is not a constant"))?;
+        let n = input.dtype.size();
+        let bytes = data
+            .get(..n)
+            .ok_or_else(|| cx.err("the pad value is too short"))?;
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(bytes);
+        return Ok(u64::from_le_bytes(b));
+    }
+    if !quantized_path(cx)? {
+        return Ok(0);
+    }
+    let out = cx.output(0)?;
+    let zp = tflite_qparams(out).1;
+    let (lo, hi) = qrange(out.dtype);
+    if zp < i64::from(lo) || zp > i64::from(hi) {
+        return Err(cx.err(format!(
+            "the output zero point {zp} is outside the {} range",
+            out.dtype
+        )));
+    }
+    // Two's complement truncated to the element size.
+    let mask = if out.dtype.size() == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * out.dtype.size())) - 1
+    };
+    Ok((zp as u64) & mask)
 }
 
+/// The kernel parameters of PAD / PADV2.
+pub fn pad_params(cx: &InferCx<'_>) -> Result<PadParams> {
+    let input = cx.input(0)?;
+    let pads = paddings(cx, input.shape.len())?;
+    PadParams::new(&input.shape, &pads).ok_or_else(|| cx.err("too many dimensions"))
+}
+
+fn eval_pad_common(cx: &mut EvalCx<'_>) -> Result<()> {
+    let icx = cx.infer_cx();
+    let p = pad_params(&icx)?;
+    let dynamic_value = icx.opt_input(2).is_some_and(|c| !c.is_const());
+    let bits = if dynamic_value {
+        None
+    } else {
+        Some(pad_value_bits(&icx)?)
+    };
+    let dtype = cx.in_tensor(0)?.dtype;
+    with_bits_type!(cx, dtype, T => {
+        let value: T = match bits {
+            Some(b) => b as T,
+            None => *cx.input::<T>(2)?.first().ok_or_else(|| cx.err("the pad value is empty"))?,
+        };
+        let input = cx.input::<T>(0)?;
+        kernel::pad(&p, input, value, cx.output::<T>(0)?);
+        Ok(())
+    })
+}
+
+/// PAD with [`kernel::pad`].
 pub fn eval_pad(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    eval_pad_common(cx)
 }
 
+/// PADV2 with [`kernel::pad`].
 pub fn eval_pad_v2(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    eval_pad_common(cx)
 }
 
+/// MIRROR_PAD: operands input and paddings.
+pub fn infer_mirror_pad(cx: &InferCx<'_>, a: &MirrorPadAttrs) -> Result<Vec<Shape>> {
+    cx.arity(2, 2, 1)?;
+    let input = expect_io_dtype(cx, MIRROR_DTYPES)?;
+    let rank = input.shape.len();
+    if rank > kernel::MAX_RANK {
+        return Err(cx.unsupported(format!(
+            "rank {rank} (mvcc mirror-pads up to {} dimensions)",
+            kernel::MAX_RANK
+        )));
+    }
+    let pads = paddings(cx, rank)?;
+    let offset = mirror_offset(a);
+    for (d, (&size, &(b, e))) in input.shape.iter().zip(&pads).enumerate() {
+        let limit = size.saturating_sub(offset);
+        if b > limit || e > limit {
+            return Err(cx.err(format!(
+                "paddings ({b}, {e}) of dimension {d} exceed {limit}, the most {} padding allows for size {size}",
+                if offset == 1 { "REFLECT" } else { "SYMMETRIC" }
+            )));
+        }
+    }
+    Ok(vec![padded_shape(&input.shape, &pads)])
+}
+
+fn mirror_offset(a: &MirrorPadAttrs) -> usize {
+    match a.mode {
+        MirrorPadMode::Reflect => 1,
+        MirrorPadMode::Symmetric => 0,
+    }
+}
+
+/// The kernel parameters of MIRROR_PAD.
+pub fn mirror_pad_params(cx: &InferCx<'_>, a: &MirrorPadAttrs) -> Result<MirrorPadParams> {
+    Ok(MirrorPadParams {
+        pad: pad_params(cx)?,
+        offset: mirror_offset(a),
+    })
+}
+
+/// MIRROR_PAD with [`kernel::mirror_pad`].
 pub fn eval_mirror_pad(cx: &mut EvalCx<'_>, a: &MirrorPadAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+    let p = mirror_pad_params(&cx.infer_cx(), a)?;
+    let dtype = cx.in_tensor(0)?.dtype;
+    with_bits_type!(cx, dtype, T => {
+        let input = cx.input::<T>(0)?;
+        kernel::mirror_pad(&p, input, cx.output::<T>(0)?);
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::interp::Buf;
+    use crate::ir::{DType, MirrorPadAttrs, MirrorPadMode, NoAttrs, Op};
+    use crate::ops::transpose::testutil::{c32, cbytes, eval, fails_with, infer, t, tq};
+
+    #[test]
+    fn quantized_pad_uses_the_output_zero_point() {
+        let out = eval(
+            Op::Pad(NoAttrs),
+            vec![tq(DType::I8, &[2], 0.1, -5), c32(&[1, 2], &[1, 1])],
+            vec![tq(DType::I8, &[4], 0.1, -7)],
+            &[Buf::from_slice(&[1i8, 2])],
+        )
+        .unwrap();
+        assert_eq!(out[0].as_slice::<i8>().unwrap(), &[-7, 1, 2, -7]);
+        // An unquantized int8 tensor pads with 0.
+        let out = eval(
+            Op::Pad(NoAttrs),
+            vec![t(DType::I8, &[1]), c32(&[1, 2], &[0, 1])],
+            vec![t(DType::I8, &[2])],
+            &[Buf::from_slice(&[3i8])],
+        )
+        .unwrap();
+        assert_eq!(out[0].as_slice::<i8>().unwrap(), &[3, 0]);
+    }
+
+    #[test]
+    fn pad_v2_value_and_its_quantization() {
+        let out = eval(
+            Op::PadV2(NoAttrs),
+            vec![
+                t(DType::F32, &[1, 1]),
+                c32(&[2, 2], &[0, 1, 1, 0]),
+                cbytes(DType::F32, &[], &[2.5f32]),
+            ],
+            vec![t(DType::F32, &[2, 2])],
+            &[Buf::from_slice(&[1f32])],
+        )
+        .unwrap();
+        assert_eq!(out[0].as_slice::<f32>().unwrap(), &[2.5, 1., 2.5, 2.5]);
+        let mut value = cbytes(DType::U8, &[], &[9u8]);
+        value.quant = Some(crate::ir::Quant::per_tensor(0.5, 3));
+        let r = infer(
+            Op::PadV2(NoAttrs),
+            vec![tq(DType::U8, &[1], 0.5, 4), c32(&[1, 2], &[1, 0]), value],
+            vec![tq(DType::U8, &[2], 0.5, 4)],
+        );
+        assert!(fails_with(r, "scale and zero point"));
+    }
+
+    #[test]
+    fn bad_paddings_are_rejected() {
+        let r = infer(
+            Op::Pad(NoAttrs),
+            vec![t(DType::F32, &[2]), c32(&[1, 2], &[-1, 0])],
+            vec![t(DType::F32, &[1])],
+        );
+        assert!(fails_with(r, "non-negative"));
+        let r = infer(
+            Op::Pad(NoAttrs),
+            vec![t(DType::F32, &[2]), c32(&[2, 2], &[0; 4])],
+            vec![t(DType::F32, &[2])],
+        );
+        assert!(fails_with(r, "shape [1, 2]"));
+        let r = infer(
+            Op::Pad(NoAttrs),
+            vec![tq(DType::U8, &[1], 0.5, 0), c32(&[1, 2], &[1, 0])],
+            vec![tq(DType::U8, &[2], 0.5, 300)],
+        );
+        assert!(fails_with(r, "zero point 300"));
+    }
+
+    #[test]
+    fn mirror_pad_limits() {
+        let mirror = |mode| Op::MirrorPad(MirrorPadAttrs { mode });
+        let ok = infer(
+            mirror(MirrorPadMode::Symmetric),
+            vec![t(DType::F32, &[3]), c32(&[1, 2], &[3, 3])],
+            vec![t(DType::F32, &[9])],
+        );
+        assert_eq!(ok.unwrap(), vec![vec![9]]);
+        let r = infer(
+            mirror(MirrorPadMode::Reflect),
+            vec![t(DType::F32, &[3]), c32(&[1, 2], &[3, 0])],
+            vec![t(DType::F32, &[6])],
+        );
+        assert!(fails_with(r, "exceed 2"));
+    }
 }

@@ -1,46 +1,372 @@
-//! Op family `split_pack` (placeholder until implemented).
+//! SPLIT, SPLIT_V, PACK and UNPACK (TFLite `split.cc`, `split_v.cc`, `pack.cc`, `unpack.cc`).
+//!
+//! - SPLIT: operands **(axis, input)**; `num_splits` equal parts along the constant axis.
+//! - SPLIT_V: operands (input, size_splits, axis); `size_splits` may hold one `-1`, which takes
+//!   what the others leave.
+//! - PACK: stacks `values_count` equal tensors along a new axis (`axis` in `[-(rank+1), rank]`).
+//! - UNPACK: the inverse, along an existing axis whose size must be `num`.
+//!
+//! PACK and UNPACK require every operand and result to share scale and zero point (TFLite's
+//! Prepare checks it for every type); SPLIT and SPLIT_V only move values.
 
+use mvcc_runtime::kernels::split_pack::{self as kernel, SplitParams};
+
+use super::transpose::{expect_same_quant, norm_axis, with_bits_type};
 use super::{EvalCx, InferCx};
-use crate::error::Result;
-use crate::ir::{PackAttrs, SplitAttrs};
-use crate::ir::Shape;
+use crate::error::{Error, Result};
+use crate::ir::{DType, PackAttrs, Shape, SplitAttrs, Tensor};
 
+/// Element types TFLite's SPLIT moves.
+const SPLIT_DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I16, DType::I32];
+/// Element types TFLite's SPLIT_V moves.
+const SPLIT_V_DTYPES: &[DType] = &[
+    DType::F32,
+    DType::U8,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+];
+/// Element types TFLite's PACK moves (of those mvcc represents).
+const PACK_DTYPES: &[DType] = &[
+    DType::F32,
+    DType::U8,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+];
+/// Element types TFLite's UNPACK moves (of those mvcc represents).
+const UNPACK_DTYPES: &[DType] = &[
+    DType::F32,
+    DType::U8,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::Bool,
+];
+
+/// The value of a constant one-element axis operand.
+fn scalar_axis(cx: &InferCx<'_>, i: usize) -> Result<i64> {
+    match cx.const_ints(i)?[..] {
+        [axis] => Ok(axis),
+        _ => Err(cx.err("the axis operand must hold one value")),
+    }
+}
+
+/// Checks that every result has `input`'s type.
+fn expect_outputs_dtype(cx: &InferCx<'_>, input: &Tensor) -> Result<()> {
+    for i in 0..cx.node.outputs.len() {
+        let o = cx.output(i)?;
+        if o.dtype != input.dtype {
+            return Err(cx.err(format!(
+                "output {i} has type {}, the input {}",
+                o.dtype, input.dtype
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `num_splits` against the number of results.
+fn expect_num_outputs(cx: &InferCx<'_>, n: usize) -> Result<()> {
+    let got = cx.node.outputs.len();
+    if got != n || n == 0 {
+        return Err(cx.err(format!("the op declares {n} outputs but has {got}")));
+    }
+    Ok(())
+}
+
+/// The input split along `axis` into pieces of `sizes`.
+fn split_shapes(input: &[usize], axis: usize, sizes: &[usize]) -> Vec<Shape> {
+    sizes
+        .iter()
+        .map(|&s| {
+            let mut shape = input.to_vec();
+            shape[axis] = s;
+            shape
+        })
+        .collect()
+}
+
+/// SPLIT: the normalized axis of the input (operand 1).
+fn split_axis(cx: &InferCx<'_>) -> Result<usize> {
+    norm_axis(cx, scalar_axis(cx, 0)?, cx.input(1)?.shape.len())
+}
+
+/// SPLIT: operands axis (constant) and input.
 pub fn infer_split(cx: &InferCx<'_>, a: &SplitAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(2, 2, a.num_splits)?;
+    expect_num_outputs(cx, a.num_splits)?;
+    let input = cx.expect_dtype(1, SPLIT_DTYPES)?;
+    expect_outputs_dtype(cx, input)?;
+    let axis = split_axis(cx)?;
+    let dim = input.shape[axis];
+    if dim % a.num_splits != 0 {
+        return Err(cx.err(format!(
+            "dimension {axis} of size {dim} does not split into {} equal parts",
+            a.num_splits
+        )));
+    }
+    Ok(split_shapes(
+        &input.shape,
+        axis,
+        &vec![dim / a.num_splits; a.num_splits],
+    ))
 }
 
+/// SPLIT_V: the normalized axis and the resolved sizes.
+fn split_v_sizes(cx: &InferCx<'_>, a: &SplitAttrs) -> Result<(usize, Vec<usize>)> {
+    let input = cx.input(0)?;
+    let axis = norm_axis(cx, scalar_axis(cx, 2)?, input.shape.len())?;
+    let t = cx.input(1)?;
+    let sizes = cx.const_ints(1)?;
+    if t.shape.len() != 1 || sizes.len() != a.num_splits {
+        return Err(cx.err(format!(
+            "size_splits must be a vector of {} entries, got shape {:?}",
+            a.num_splits, t.shape
+        )));
+    }
+    let dim = input.shape[axis] as i64;
+    let mut wildcard = None;
+    let mut sum = 0i64;
+    for (i, &s) in sizes.iter().enumerate() {
+        if s == -1 {
+            if wildcard.replace(i).is_some() {
+                return Err(cx.err("size_splits holds more than one -1"));
+            }
+        } else if s < 0 {
+            return Err(cx.err(format!("size_splits holds a negative size {s}")));
+        } else {
+            sum = sum.saturating_add(s);
+        }
+    }
+    let mut out: Vec<usize> = sizes.iter().map(|&s| s.max(0) as usize).collect();
+    match wildcard {
+        Some(i) if sum <= dim => out[i] = (dim - sum) as usize,
+        None if sum == dim => {}
+        _ => {
+            return Err(cx.err(format!(
+                "size_splits {sizes:?} do not add up to dimension {axis} of size {dim}"
+            )))
+        }
+    }
+    Ok((axis, out))
+}
+
+/// SPLIT_V: operands input, size_splits and axis (both constant).
 pub fn infer_split_v(cx: &InferCx<'_>, a: &SplitAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(3, 3, a.num_splits)?;
+    expect_num_outputs(cx, a.num_splits)?;
+    let input = cx.expect_dtype(0, SPLIT_V_DTYPES)?;
+    expect_outputs_dtype(cx, input)?;
+    let (axis, sizes) = split_v_sizes(cx, a)?;
+    Ok(split_shapes(&input.shape, axis, &sizes))
 }
 
+/// PACK: the normalized axis of the new dimension.
+fn pack_axis(cx: &InferCx<'_>, a: &PackAttrs) -> Result<usize> {
+    let rank = cx.input(0)?.shape.len();
+    norm_axis(cx, i64::from(a.axis), rank + 1)
+}
+
+/// PACK: `values_count` operands of one shape and type.
 pub fn infer_pack(cx: &InferCx<'_>, a: &PackAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(a.count.max(1), a.count.max(1), 1)?;
+    let t0 = cx.expect_dtype(0, PACK_DTYPES)?;
+    let out = cx.output(0)?;
+    if out.dtype != t0.dtype {
+        return Err(cx.err(format!(
+            "output has type {}, the inputs {}",
+            out.dtype, t0.dtype
+        )));
+    }
+    let axis = pack_axis(cx, a)?;
+    for i in 0..cx.node.inputs.len() {
+        let t = cx.input(i)?;
+        if t.dtype != t0.dtype || t.shape != t0.shape {
+            return Err(cx.err(format!(
+                "input {i} is {} {:?}, input 0 {} {:?}",
+                t.dtype, t.shape, t0.dtype, t0.shape
+            )));
+        }
+        expect_same_quant(cx, t, out)?;
+    }
+    let mut shape = t0.shape.clone();
+    shape.insert(axis, a.count);
+    Ok(vec![shape])
 }
 
+/// UNPACK: the normalized axis.
+fn unpack_axis(cx: &InferCx<'_>, a: &PackAttrs) -> Result<usize> {
+    norm_axis(cx, i64::from(a.axis), cx.input(0)?.shape.len())
+}
+
+/// UNPACK: one operand, `num` results.
 pub fn infer_unpack(cx: &InferCx<'_>, a: &PackAttrs) -> Result<Vec<Shape>> {
-    let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(1, 1, a.count)?;
+    expect_num_outputs(cx, a.count)?;
+    let input = cx.expect_dtype(0, UNPACK_DTYPES)?;
+    expect_outputs_dtype(cx, input)?;
+    let axis = unpack_axis(cx, a)?;
+    if input.shape[axis] != a.count {
+        return Err(cx.err(format!(
+            "dimension {axis} has size {}, but the op unpacks {}",
+            input.shape[axis], a.count
+        )));
+    }
+    for i in 0..cx.node.outputs.len() {
+        expect_same_quant(cx, input, cx.output(i)?)?;
+    }
+    let mut shape = input.shape.clone();
+    shape.remove(axis);
+    Ok(vec![shape; a.count])
 }
 
+/// The kernel parameters: the product of the big tensor's dimensions before the axis.
+fn params(shape: &[usize], axis: usize) -> SplitParams {
+    SplitParams {
+        outer: shape[..axis].iter().product(),
+    }
+}
+
+/// Parameters of SPLIT.
+pub fn split_params(cx: &InferCx<'_>) -> Result<SplitParams> {
+    Ok(params(&cx.input(1)?.shape, split_axis(cx)?))
+}
+
+/// Parameters of SPLIT_V.
+pub fn split_v_params(cx: &InferCx<'_>, a: &SplitAttrs) -> Result<SplitParams> {
+    Ok(params(&cx.input(0)?.shape, split_v_sizes(cx, a)?.0))
+}
+
+/// Parameters of PACK.
+pub fn pack_params(cx: &InferCx<'_>, a: &PackAttrs) -> Result<SplitParams> {
+    Ok(params(&cx.output(0)?.shape, pack_axis(cx, a)?))
+}
+
+/// Parameters of UNPACK.
+pub fn unpack_params(cx: &InferCx<'_>, a: &PackAttrs) -> Result<SplitParams> {
+    Ok(params(&cx.input(0)?.shape, unpack_axis(cx, a)?))
+}
+
+/// Splits operand `input` into every result with [`kernel::split`].
+fn run_split(cx: &mut EvalCx<'_>, p: &SplitParams, input: usize) -> Result<()> {
+    let dtype = cx.in_tensor(input)?.dtype;
+    let loc = cx.infer_cx().loc();
+    with_bits_type!(cx, dtype, T => {
+        let data = cx.input::<T>(input)?;
+        let mut outs = cx
+            .outputs
+            .iter_mut()
+            .map(|b| b.as_mut_slice::<T>().ok_or_else(|| Error::invalid(loc.clone(), "output element type mismatch")))
+            .collect::<Result<Vec<_>>>()?;
+        kernel::split(p, data, &mut outs);
+        Ok(())
+    })
+}
+
+/// SPLIT with [`kernel::split`].
 pub fn eval_split(cx: &mut EvalCx<'_>, a: &SplitAttrs) -> Result<()> {
     let _ = a;
-    Err(cx.err("not implemented yet"))
+    let p = split_params(&cx.infer_cx())?;
+    run_split(cx, &p, 1)
 }
 
+/// SPLIT_V with [`kernel::split`].
 pub fn eval_split_v(cx: &mut EvalCx<'_>, a: &SplitAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+    let p = split_v_params(&cx.infer_cx(), a)?;
+    run_split(cx, &p, 0)
 }
 
+/// PACK with [`kernel::pack`].
 pub fn eval_pack(cx: &mut EvalCx<'_>, a: &PackAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+    let p = pack_params(&cx.infer_cx(), a)?;
+    let dtype = cx.out_tensor(0)?.dtype;
+    let n = cx.node.inputs.len();
+    with_bits_type!(cx, dtype, T => {
+        let inputs = (0..n).map(|i| cx.input::<T>(i)).collect::<Result<Vec<_>>>()?;
+        kernel::pack(&p, &inputs, cx.output::<T>(0)?);
+        Ok(())
+    })
 }
 
+/// UNPACK with [`kernel::split`].
 pub fn eval_unpack(cx: &mut EvalCx<'_>, a: &PackAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+    let p = unpack_params(&cx.infer_cx(), a)?;
+    run_split(cx, &p, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::interp::Buf;
+    use crate::ir::{DType, Op, PackAttrs, SplitAttrs};
+    use crate::ops::transpose::testutil::{c32, eval, fails_with, infer, t, tq};
+
+    #[test]
+    fn split_takes_the_axis_first() {
+        let out = eval(
+            Op::Split(SplitAttrs { num_splits: 2 }),
+            vec![c32(&[], &[-1]), t(DType::I16, &[2, 2])],
+            vec![t(DType::I16, &[2, 1]), t(DType::I16, &[2, 1])],
+            &[Buf::from_slice(&[1i16, 2, 3, 4])],
+        )
+        .unwrap();
+        assert_eq!(out[0].as_slice::<i16>().unwrap(), &[1, 3]);
+        assert_eq!(out[1].as_slice::<i16>().unwrap(), &[2, 4]);
+        let r = infer(
+            Op::Split(SplitAttrs { num_splits: 2 }),
+            vec![c32(&[], &[0]), t(DType::F32, &[3])],
+            vec![t(DType::F32, &[1]), t(DType::F32, &[1])],
+        );
+        assert!(fails_with(r, "equal parts"));
+    }
+
+    #[test]
+    fn split_v_resolves_the_wildcard() {
+        let s = infer(
+            Op::SplitV(SplitAttrs { num_splits: 3 }),
+            vec![
+                t(DType::F32, &[2, 7]),
+                c32(&[3], &[1, -1, 2]),
+                c32(&[], &[1]),
+            ],
+            vec![
+                t(DType::F32, &[1]),
+                t(DType::F32, &[1]),
+                t(DType::F32, &[1]),
+            ],
+        );
+        assert_eq!(s.unwrap(), vec![vec![2, 1], vec![2, 4], vec![2, 2]]);
+        let r = infer(
+            Op::SplitV(SplitAttrs { num_splits: 2 }),
+            vec![t(DType::F32, &[2, 7]), c32(&[2], &[1, 2]), c32(&[], &[1])],
+            vec![t(DType::F32, &[1]), t(DType::F32, &[1])],
+        );
+        assert!(fails_with(r, "do not add up"));
+    }
+
+    #[test]
+    fn pack_and_unpack_keep_quantization() {
+        let out = eval(
+            Op::Pack(PackAttrs { count: 2, axis: -1 }),
+            vec![tq(DType::U8, &[2], 0.5, 1), tq(DType::U8, &[2], 0.5, 1)],
+            vec![tq(DType::U8, &[2, 2], 0.5, 1)],
+            &[Buf::from_slice(&[1u8, 2]), Buf::from_slice(&[3u8, 4])],
+        )
+        .unwrap();
+        assert_eq!(out[0].as_slice::<u8>().unwrap(), &[1, 3, 2, 4]);
+        let r = infer(
+            Op::Pack(PackAttrs { count: 2, axis: 0 }),
+            vec![tq(DType::U8, &[2], 0.5, 1), tq(DType::U8, &[2], 0.5, 2)],
+            vec![tq(DType::U8, &[2, 2], 0.5, 1)],
+        );
+        assert!(fails_with(r, "same quantization"));
+        let r = infer(
+            Op::Unpack(PackAttrs { count: 2, axis: 0 }),
+            vec![tq(DType::I8, &[2, 3], 0.5, 1)],
+            vec![tq(DType::I8, &[3], 0.5, 1), tq(DType::I8, &[3], 0.5, 0)],
+        );
+        assert!(fails_with(r, "same quantization"));
+    }
 }

@@ -1,13 +1,322 @@
-//! Op family `transpose` (placeholder until implemented).
+//! TRANSPOSE (TFLite `transpose.cc`): permute dimensions by a constant permutation operand, up to
+//! 6-D. Negative permutation entries count from the end (as TFLite accepts). Quantized tensors
+//! must keep their scale and zero point (TFLite rejects anything else); values are only moved.
+//!
+//! This file also holds small helpers shared by the data-movement families (concatenation, pad,
+//! slice, split/pack, gather, resize, depth-to-space).
+
+use mvcc_runtime::kernels::transpose::{self as kernel, TransposeParams};
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::ir::Shape;
+use crate::ir::{DType, Shape, Tensor};
 
-pub fn infer_transpose(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+/// Runs `$body` with the type alias `$t` bound to the unsigned integer type as wide as
+/// `$dtype`'s elements: data-movement kernels copy bit patterns, so one instance per element size
+/// serves every dtype.
+macro_rules! with_bits_type {
+    ($cx:expr, $dtype:expr, $t:ident => $body:expr) => {
+        match $dtype.size() {
+            1 => {
+                type $t = u8;
+                $body
+            }
+            2 => {
+                type $t = u16;
+                $body
+            }
+            4 => {
+                type $t = u32;
+                $body
+            }
+            8 => {
+                type $t = u64;
+                $body
+            }
+            n => Err($cx.err(format!("unsupported element size {n}"))),
+        }
+    };
+}
+pub(crate) use with_bits_type;
+
+/// A tensor's `params` as TFLite's Prepare functions compare them: the first scale and zero point,
+/// `(0.0, 0)` for a tensor without quantization.
+pub(crate) fn tflite_qparams(t: &Tensor) -> (f32, i64) {
+    match &t.quant {
+        Some(q) if !q.scale.is_empty() && !q.zero_point.is_empty() => (q.scale[0], q.zero_point[0]),
+        _ => (0.0, 0),
+    }
 }
 
+/// Checks that quantized `input` and `output` share scale and zero point, as the TFLite kernels
+/// that only move quantized values require; `op` names the op for the message.
+pub(crate) fn expect_same_quant(cx: &InferCx<'_>, input: &Tensor, output: &Tensor) -> Result<()> {
+    if tflite_qparams(input) != tflite_qparams(output) {
+        let (si, zi) = tflite_qparams(input);
+        let (so, zo) = tflite_qparams(output);
+        return Err(cx.err(format!(
+            "input \"{}\" (scale {si}, zero point {zi}) and output \"{}\" (scale {so}, zero point {zo}) \
+             must have the same quantization",
+            input.name, output.name
+        )));
+    }
+    Ok(())
+}
+
+/// Normalizes `axis` (negative counts from the end) against `rank`; an error unless it lands in
+/// `0..rank`.
+pub(crate) fn norm_axis(cx: &InferCx<'_>, axis: i64, rank: usize) -> Result<usize> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if (0..r).contains(&a) {
+        Ok(a as usize)
+    } else {
+        Err(cx.err(format!("axis {axis} is out of range for rank {rank}")))
+    }
+}
+
+/// Checks that the op's element type is one of `dtypes` (an "unsupported" error otherwise) and
+/// that result `0` has the same type.
+pub(crate) fn expect_io_dtype<'g>(cx: &InferCx<'g>, dtypes: &[DType]) -> Result<&'g Tensor> {
+    let input = cx.expect_dtype(0, dtypes)?;
+    for i in 0..cx.node.outputs.len() {
+        let out = cx.output(i)?;
+        if out.dtype != input.dtype {
+            return Err(cx.err(format!(
+                "output {i} has type {}, the input {}",
+                out.dtype, input.dtype
+            )));
+        }
+    }
+    Ok(input)
+}
+
+/// Element types TFLite's TRANSPOSE moves.
+const DTYPES: &[DType] = &[
+    DType::F32,
+    DType::U8,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+    DType::Bool,
+];
+
+/// The normalized permutation (operand 1) for the input's rank.
+fn permutation(cx: &InferCx<'_>, rank: usize) -> Result<Vec<usize>> {
+    let perm = cx.const_ints(1)?;
+    let t = cx.input(1)?;
+    if t.shape.len() != 1 || perm.len() != rank {
+        return Err(cx.err(format!(
+            "the permutation must be a vector of {rank} entries, got shape {:?}",
+            t.shape
+        )));
+    }
+    let mut seen = vec![false; rank];
+    let mut out = Vec::with_capacity(rank);
+    for &p in &perm {
+        let a = norm_axis(cx, p, rank)
+            .map_err(|_| cx.err(format!("permutation entry {p} is out of range")))?;
+        if std::mem::replace(&mut seen[a], true) {
+            return Err(cx.err(format!("the permutation {perm:?} repeats dimension {a}")));
+        }
+        out.push(a);
+    }
+    Ok(out)
+}
+
+/// TRANSPOSE: operands input and permutation (constant int32/int64 vector).
+pub fn infer_transpose(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
+    cx.arity(2, 2, 1)?;
+    let input = expect_io_dtype(cx, DTYPES)?;
+    let rank = input.shape.len();
+    if rank > kernel::MAX_RANK {
+        return Err(cx.unsupported(format!("rank {rank} (TFLite's TRANSPOSE supports up to 6)")));
+    }
+    if input.dtype.is_quantized_int() {
+        expect_same_quant(cx, input, cx.output(0)?)?;
+    }
+    let perm = permutation(cx, rank)?;
+    Ok(vec![perm.iter().map(|&a| input.shape[a]).collect()])
+}
+
+/// The kernel parameters of a TRANSPOSE.
+pub fn transpose_params(cx: &InferCx<'_>) -> Result<TransposeParams> {
+    let input = cx.input(0)?;
+    let perm = permutation(cx, input.shape.len())?;
+    TransposeParams::new(&input.shape, &perm).ok_or_else(|| cx.err("invalid permutation"))
+}
+
+/// TRANSPOSE: moves the elements with [`kernel::transpose`].
 pub fn eval_transpose(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    let p = transpose_params(&cx.infer_cx())?;
+    let dtype = cx.in_tensor(0)?.dtype;
+    with_bits_type!(cx, dtype, T => {
+        let input = cx.input::<T>(0)?;
+        kernel::transpose(&p, input, cx.output::<T>(0)?);
+        Ok(())
+    })
+}
+
+/// One-op graphs for the data-movement families' unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::error::Result;
+    use crate::interp::Buf;
+    use crate::ir::{DType, Graph, Op, OpId, OpNode, Quant, Shape, Tensor};
+    use crate::ops::{self, EvalCx};
+
+    /// A non-constant tensor (its shape is what the model file would declare).
+    pub fn t(dtype: DType, shape: &[usize]) -> Tensor {
+        Tensor {
+            name: String::new(),
+            dtype,
+            shape: shape.to_vec(),
+            quant: None,
+            data: None,
+            tflite_index: None,
+        }
+    }
+
+    /// A per-tensor quantized tensor.
+    pub fn tq(dtype: DType, shape: &[usize], scale: f32, zero_point: i64) -> Tensor {
+        Tensor {
+            quant: Some(Quant::per_tensor(scale, zero_point)),
+            ..t(dtype, shape)
+        }
+    }
+
+    /// A constant int32 tensor.
+    pub fn c32(shape: &[usize], values: &[i32]) -> Tensor {
+        let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Tensor {
+            data: Some(data),
+            ..t(DType::I32, shape)
+        }
+    }
+
+    /// A constant tensor of any type from its values' bytes.
+    pub fn cbytes<T: bytemuck::Pod>(dtype: DType, shape: &[usize], values: &[T]) -> Tensor {
+        Tensor {
+            data: Some(bytemuck::cast_slice(values).to_vec()),
+            ..t(dtype, shape)
+        }
+    }
+
+    /// A graph holding `op` over `inputs` (`None` = omitted) with `outputs`.
+    pub fn graph(op: Op, inputs: Vec<Option<Tensor>>, outputs: Vec<Tensor>) -> (Graph, OpId) {
+        let mut g = Graph::new();
+        let ins = inputs
+            .into_iter()
+            .map(|t| t.map(|t| g.add_tensor(t)))
+            .collect();
+        let outs = outputs.into_iter().map(|t| g.add_tensor(t)).collect();
+        let id = g.add_op(OpNode {
+            op,
+            inputs: ins,
+            outputs: outs,
+            tflite_index: Some(0),
+            version: 1,
+        });
+        (g, id)
+    }
+
+    /// The op's inferred result shapes.
+    pub fn infer(op: Op, inputs: Vec<Tensor>, outputs: Vec<Tensor>) -> Result<Vec<Shape>> {
+        let (g, id) = graph(op, inputs.into_iter().map(Some).collect(), outputs);
+        ops::infer(&g, id)
+    }
+
+    /// Infers the shapes, then evaluates the op on `values` (one buffer per non-constant input,
+    /// in order) and returns the results' buffers.
+    pub fn eval(
+        op: Op,
+        inputs: Vec<Tensor>,
+        outputs: Vec<Tensor>,
+        values: &[Buf],
+    ) -> Result<Vec<Buf>> {
+        let (mut g, id) = graph(op, inputs.into_iter().map(Some).collect(), outputs);
+        let shapes = ops::infer(&g, id)?;
+        let node = g.op(id).clone();
+        for (&o, s) in node.outputs.iter().zip(shapes) {
+            g.tensor_mut(o).shape = s;
+        }
+        let consts: Vec<Option<Buf>> = node
+            .inputs
+            .iter()
+            .map(|t| t.and_then(|t| g.tensor(t).data.as_deref().map(Buf::from_bytes)))
+            .collect();
+        let mut next = values.iter();
+        let ins: Vec<Option<&Buf>> = consts
+            .iter()
+            .map(|c| c.as_ref().or_else(|| next.next()))
+            .collect();
+        let outs = node
+            .outputs
+            .iter()
+            .map(|&o| Buf::zeroed(g.tensor(o).byte_len()))
+            .collect();
+        let mut cx = EvalCx {
+            graph: &g,
+            node: &node,
+            inputs: ins,
+            outputs: outs,
+        };
+        ops::eval(&mut cx)?;
+        Ok(cx.outputs)
+    }
+
+    /// Whether `r` is an error whose message contains `needle`.
+    pub fn fails_with<T: std::fmt::Debug>(r: Result<T>, needle: &str) -> bool {
+        match r {
+            Ok(v) => panic!("expected an error mentioning {needle:?}, got {v:?}"),
+            Err(e) => {
+                let s = e.to_string();
+                assert!(
+                    s.contains(needle),
+                    "error {s:?} does not mention {needle:?}"
+                );
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use crate::interp::Buf;
+    use crate::ir::{DType, NoAttrs, Op};
+
+    #[test]
+    fn negative_permutation_entries_count_from_the_end() {
+        let out = eval(
+            Op::Transpose(NoAttrs),
+            vec![t(DType::F32, &[2, 3]), c32(&[2], &[-1, 0])],
+            vec![t(DType::F32, &[3, 2])],
+            &[Buf::from_slice(&[1f32, 2., 3., 4., 5., 6.])],
+        )
+        .unwrap();
+        assert_eq!(out[0].as_slice::<f32>().unwrap(), &[1., 4., 2., 5., 3., 6.]);
+    }
+
+    #[test]
+    fn quantized_transpose_keeps_quantization() {
+        let r = infer(
+            Op::Transpose(NoAttrs),
+            vec![tq(DType::I8, &[2, 3], 0.5, 1), c32(&[2], &[1, 0])],
+            vec![tq(DType::I8, &[3, 2], 0.25, 1)],
+        );
+        assert!(fails_with(r, "same quantization"));
+    }
+
+    #[test]
+    fn repeated_permutation_is_rejected() {
+        let r = infer(
+            Op::Transpose(NoAttrs),
+            vec![t(DType::F32, &[2, 3]), c32(&[2], &[1, 1])],
+            vec![t(DType::F32, &[3, 2])],
+        );
+        assert!(fails_with(r, "repeats"));
+    }
 }

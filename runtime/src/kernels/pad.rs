@@ -69,8 +69,9 @@ pub fn pad<T: Copy>(p: &PadParams, input: &[T], pad_value: T, output: &mut [T]) 
     // Odometer over the outer output dimensions; `inside` counts how many of them are in the
     // input box, `in_row` is the matching input row while all are.
     let mut idx = [0usize; MAX_RANK];
+    // Input row strides (in rows of `inner_in` elements) of the outer dimensions.
     let mut in_strides = [0usize; MAX_RANK];
-    let mut s = inner_in;
+    let mut s = 1usize;
     for d in (0..rank - 1).rev() {
         in_strides[d] = s;
         s *= p.in_shape[d];
@@ -175,6 +176,20 @@ mod tests {
         let mut out = [7; 12];
         pad(&p, &input, 0, &mut out);
         assert_eq!(out, [0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0]);
+    }
+
+    #[test]
+    fn pad_3d_every_dimension() {
+        // [1,2,2] padded (1,0), (0,1), (1,1) -> [2,3,4].
+        let p = PadParams::new(&[1, 2, 2], &[(1, 0), (0, 1), (1, 1)]).unwrap();
+        let mut out = [9; 24];
+        pad(&p, &[1, 2, 3, 4], 0, &mut out);
+        #[rustfmt::skip]
+        let want = [
+            0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0,
+            0, 1, 2, 0,  0, 3, 4, 0,  0, 0, 0, 0,
+        ];
+        assert_eq!(out, want);
     }
 
     #[test]
