@@ -20,9 +20,11 @@
 pub mod error;
 pub mod inspect;
 pub mod interp;
+pub mod lower;
 pub mod ir;
 pub mod npy;
 pub mod ops;
+pub mod plan;
 pub mod quant;
 pub mod tflite;
 

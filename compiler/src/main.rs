@@ -291,26 +291,34 @@ fn run(
         bufs.push(load_input(p, g.tensor(t), i, mean, std)?);
     }
     let Backend::Interp = backend;
-    let interp = Interpreter::new(&g)?;
-    let values = interp.run_all(&bufs)?;
-    let to_npy = |t: &Tensor, b: &Buf| NpyArray { dtype: t.dtype, shape: t.shape.clone(), data: b.bytes().to_vec() };
+    let (program, plan) = mvcc::interp::compile(&g)?;
+    let interp = Interpreter::new(&program, &plan);
+    let (outs, values) = interp.run_values(&bufs, dump.is_some())?;
+    let npy_of = |dtype: DType, shape: &[usize], b: &[u8]| NpyArray { dtype, shape: shape.to_vec(), data: b.to_vec() };
     if let Some(dir) = dump {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for (i, v) in values.iter().enumerate() {
-            let t = &g.tensors[i];
-            if let (Some(v), Some(idx)) = (v, t.tflite_index) {
-                let p = dir.join(format!("{idx}.npy"));
-                std::fs::write(&p, npy::write(&to_npy(t, v))).with_context(|| format!("cannot write {}", p.display()))?;
+        let mut write = |idx: u32, a: NpyArray| -> Result<()> {
+            let p = dir.join(format!("{idx}.npy"));
+            std::fs::write(&p, npy::write(&a)).with_context(|| format!("cannot write {}", p.display()))
+        };
+        for t in g.tensors.iter() {
+            if let (Some(d), Some(idx)) = (&t.data, t.tflite_index) {
+                write(idx, npy_of(t.dtype, &t.shape, d))?;
+            }
+        }
+        for (v, b) in program.values.iter().zip(&values) {
+            if let (Some(b), Some(idx)) = (b, v.tflite_index) {
+                write(idx, npy_of(v.dtype, &v.shape, b.bytes()))?;
             }
         }
     }
-    for (i, &t) in g.outputs.iter().enumerate() {
+    for (i, (&t, b)) in g.outputs.iter().zip(&outs).enumerate() {
         let tt = g.tensor(t);
-        let v = values[t.index()].as_ref().ok_or_else(|| anyhow!("output {i} was not computed"))?;
         if let Some(p) = outputs.get(i) {
-            std::fs::write(p, npy::write(&to_npy(tt, v))).with_context(|| format!("cannot write {}", p.display()))?;
+            std::fs::write(p, npy::write(&npy_of(tt.dtype, &tt.shape, b.bytes())))
+                .with_context(|| format!("cannot write {}", p.display()))?;
         } else {
-            println!("output {i} \"{}\" {}: {}", tt.name, text::tensor_type(tt), summarize(tt, v));
+            println!("output {i} \"{}\" {}: {}", tt.name, text::tensor_type(tt), summarize(tt, b));
         }
     }
     Ok(())

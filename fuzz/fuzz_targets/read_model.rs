@@ -23,9 +23,9 @@ fuzz_target!(|data: &[u8]| {
         if bytes > 64 << 20 {
             return;
         }
-        if let Ok(i) = Interpreter::new(&g) {
+        if let Ok((p, plan)) = mvcc::interp::compile(&g) {
             let inputs: Vec<Buf> = g.inputs.iter().map(|&t| Buf::zeroed(g.tensor(t).byte_len())).collect();
-            let _ = i.run(&inputs);
+            let _ = Interpreter::new(&p, &plan).run(&inputs);
         }
     }
 });

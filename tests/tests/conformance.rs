@@ -13,7 +13,7 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 /// How far mvcc's outputs are from the optimized builtin kernels' and XNNPACK's (informational:
 /// those kernels round differently from the reference kernels; FACTS.md).
-fn distance_to_other_kernels(f: &Fixture, graph: &mvcc::ir::Graph, values: &[Option<mvcc::interp::Buf>]) -> String {
+fn distance_to_other_kernels(f: &Fixture, program: &mvcc::lower::Program, values: &[Option<mvcc::interp::Buf>]) -> String {
     let mut parts = Vec::new();
     for sub in ["builtin", "xnnpack"] {
         let mut differing = 0usize;
@@ -21,12 +21,12 @@ fn distance_to_other_kernels(f: &Fixture, graph: &mvcc::ir::Graph, values: &[Opt
         let mut worst = 0f64;
         for idx in f.indices("outputs") {
             let (Some(want), Some(t)) =
-                (f.tensor(sub, idx), graph.tensors.iter().position(|t| t.tflite_index == Some(idx)))
+                (f.tensor(sub, idx), program.values.iter().position(|v| v.tflite_index == Some(idx)))
             else {
                 continue;
             };
             let Some(v) = values.get(t).and_then(|v| v.as_ref()) else { continue };
-            let (got, exp) = (mvcc_tests::as_f64(graph.tensors[t].dtype, v.bytes()), mvcc_tests::as_f64(want.dtype, &want.data));
+            let (got, exp) = (mvcc_tests::as_f64(program.values[t].dtype, v.bytes()), mvcc_tests::as_f64(want.dtype, &want.data));
             total += exp.len();
             for (a, b) in got.iter().zip(&exp) {
                 if a != b {
@@ -54,35 +54,38 @@ fn run_interp(f: &Fixture) -> Result<Vec<String>, String> {
         shapes.push(Some(a.shape.clone()));
     }
     let graph = mvcc::load_model_with_shapes(&model, &shapes).map_err(|e| format!("import failed: {e}"))?;
-    let interp = Interpreter::new(&graph).map_err(|e| e.to_string())?;
-    let values = interp.run_all(&inputs).map_err(|e| format!("run failed: {e}"))?;
-    eprintln!("{}: outputs vs other TFLite kernels: {}", f.name, distance_to_other_kernels(f, &graph, &values));
+    let (program, plan) = mvcc::interp::compile(&graph).map_err(|e| format!("compile failed: {e}"))?;
+    let interp = Interpreter::new(&program, &plan);
+    let (_, values) = interp.run_values(&inputs, true).map_err(|e| format!("run failed: {e}"))?;
+    eprintln!("{}: outputs vs other TFLite kernels: {}", f.name, distance_to_other_kernels(f, &program, &values));
     let mut bad = Vec::new();
     for idx in f.indices("checked") {
         let Some(want) = f.tensor("tensors", idx) else {
             bad.push(format!("tensor {idx}: reference tensors/{idx}.npy missing"));
             continue;
         };
-        let Some(t) = graph.tensors.iter().position(|t| t.tflite_index == Some(idx)) else {
-            bad.push(format!("tensor {idx}: not in the imported graph"));
+        // A value of the program, or a tensor the importer folded into a constant.
+        let (dtype, bytes, producer) = if let Some(v) = program.values.iter().position(|v| v.tflite_index == Some(idx)) {
+            let Some(b) = values.get(v).and_then(|b| b.as_ref()) else {
+                bad.push(format!("tensor {idx} \"{}\": no value", program.values[v].name));
+                continue;
+            };
+            let producer = program
+                .steps
+                .iter()
+                .find(|s| s.outputs.iter().any(|o| o.index() == v))
+                .map(|s| s.origin.to_string())
+                .unwrap_or_else(|| "alias".into());
+            (program.values[v].dtype, b.bytes().to_vec(), producer)
+        } else if let Some(t) = graph.tensors.iter().find(|t| t.tflite_index == Some(idx) && t.data.is_some()) {
+            (t.dtype, t.data.clone().unwrap_or_default(), "folded at import".to_string())
+        } else {
+            // Fused away by the middle end: nothing to compare.
             continue;
         };
-        let tensor = &graph.tensors[t];
-        let Some(v) = values.get(t).and_then(|v| v.as_ref()) else {
-            bad.push(format!("tensor {idx} \"{}\": no value", tensor.name));
-            continue;
-        };
-        if let Compare::Mismatch(m) = compare(tensor.dtype, v.bytes(), &want, FLOAT_TOLERANCE) {
-            let producer = graph
-                .op_ids()
-                .into_iter()
-                .find(|&o| graph.op(o).outputs.iter().any(|o| o.index() == t))
-                .map(|o| {
-                    let n = graph.op(o);
-                    format!("op {} {}", n.tflite_index.map(|i| i.to_string()).unwrap_or_default(), n.op.kind().tflite_name())
-                })
-                .unwrap_or_else(|| "folded".into());
-            bad.push(format!("tensor {idx} \"{}\" ({producer}): {m}", tensor.name));
+        let name = graph.tensors.iter().find(|t| t.tflite_index == Some(idx)).map(|t| t.name.clone()).unwrap_or_default();
+        if let Compare::Mismatch(m) = compare(dtype, &bytes, &want, FLOAT_TOLERANCE) {
+            bad.push(format!("tensor {idx} \"{name}\" ({producer}): {m}"));
         }
     }
     Ok(bad)

@@ -48,7 +48,8 @@ fn expect_error(m: &ModelSpec, needles: &[&str]) {
 #[test]
 fn the_base_model_is_valid_and_runs() {
     let g = mvcc::load_model(&base().to_bytes()).expect("base model imports");
-    let out = Interpreter::new(&g).unwrap().run(&[Buf::from_slice(&[1f32; 12])]).unwrap();
+    let (p, plan) = mvcc::interp::compile(&g).unwrap();
+    let out = Interpreter::new(&p, &plan).run(&[Buf::from_slice(&[1f32; 12])]).unwrap();
     assert_eq!(out[0].as_slice::<f32>().unwrap(), &[1f32; 12]);
 }
 
@@ -89,9 +90,9 @@ fn every_single_byte_corruption_is_handled() {
             b[pos] = v;
             // Either a clean error or a model that still runs; never a panic.
             if let Ok(g) = mvcc::load_model(&b) {
-                if let Ok(i) = Interpreter::new(&g) {
+                if let Ok((p, plan)) = mvcc::interp::compile(&g) {
                     let inputs: Vec<Buf> = g.inputs.iter().map(|&t| Buf::zeroed(g.tensor(t).byte_len())).collect();
-                    let _ = i.run(&inputs);
+                    let _ = Interpreter::new(&p, &plan).run(&inputs);
                 }
             }
         }
@@ -243,7 +244,8 @@ fn old_schema_versions_are_named() {
 #[test]
 fn wrong_sized_input_at_run_time() {
     let g = mvcc::load_model(&base().to_bytes()).unwrap();
-    let i = Interpreter::new(&g).unwrap();
+    let (p, plan) = mvcc::interp::compile(&g).unwrap();
+    let i = Interpreter::new(&p, &plan);
     let e = i.run(&[Buf::from_slice(&[1f32; 11])]).unwrap_err().to_string();
     assert!(e.contains("tensor 0 \"x\"") && e.contains("48 bytes"), "{e}");
     let e = i.run(&[]).unwrap_err().to_string();

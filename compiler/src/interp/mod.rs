@@ -1,12 +1,16 @@
-//! The interpreter: runs a graph op by op with the runtime's reference kernels.
+//! The interpreter: runs a lowered [`Program`] step by step inside its planned arena with the
+//! runtime's reference kernels.
 //!
 //! It is the oracle every other back end is tested against, and is itself tested against TFLite's
-//! reference kernels by the conformance suite. It can keep every intermediate tensor
-//! ([`Interpreter::run_all`]) for `mvcc run --dump` and the suite's per-tensor comparison.
+//! reference kernels by the conformance suite. Because it runs inside the one arena the planner
+//! laid out, a planning bug shows up as a wrong number. It can keep every value as it was when
+//! complete ([`Interpreter::run_values`]) for `mvcc run --dump` and the per-tensor comparison.
 
 use crate::error::{Error, Location, Result};
-use crate::ir::{DType, Graph, TensorId};
+use crate::ir::{DType, Graph};
+use crate::lower::{Kernel, Operand, Origin, Program, ValueId};
 use crate::ops::{self, EvalCx};
+use crate::plan::{Place, Plan};
 
 /// A tensor's value: little-endian bytes in 8-byte-aligned storage, viewable as any element type.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,118 +68,250 @@ impl Buf {
     }
 }
 
-/// Runs a verified graph.
+/// What a kernel's `exec` sees: operand bytes, fresh result buffers and scratch memory.
 #[derive(Debug)]
-pub struct Interpreter<'g> {
-    graph: &'g Graph,
-    order: Vec<crate::ir::OpId>,
+pub struct StepIo<'a> {
+    /// Operand values (`None` for omitted optional operands).
+    pub inputs: Vec<Option<&'a Buf>>,
+    /// Result buffers, zeroed, sized from the result values.
+    pub outputs: Vec<Buf>,
+    /// Scratch memory (`Step::scratch_bytes` long).
+    pub scratch: Buf,
+    /// Where the step comes from, for messages.
+    pub origin: &'a Origin,
 }
 
-impl<'g> Interpreter<'g> {
-    /// Prepares to run `graph` (which must have passed the verifier).
-    ///
-    /// # Errors
-    /// A cycle in the graph.
-    pub fn new(graph: &'g Graph) -> Result<Interpreter<'g>> {
-        let order = graph.topo_order().map_err(|op| {
-            let n = graph.op(op);
-            Error::invalid(
-                Location::operator(n.tflite_index, n.op.kind().tflite_name()),
-                "the graph has a cycle through this operator",
-            )
-        })?;
-        Ok(Interpreter { graph, order })
+impl<'a> StepIo<'a> {
+    /// An error at this step.
+    pub fn err(&self, msg: impl Into<String>) -> Error {
+        let op = self.origin.op;
+        Error::invalid(Location::operator(self.origin.ops.first().copied(), op), msg)
     }
 
-    /// Runs the model on `inputs` (one buffer per model input, in order) and returns every tensor's
-    /// value (constants, inputs and every op result), indexed by [`TensorId`].
+    /// Operand `i` as `T`.
     ///
     /// # Errors
-    /// Wrong number or size of inputs; an op whose evaluation fails.
-    pub fn run_all(&self, inputs: &[Buf]) -> Result<Vec<Option<Buf>>> {
-        let g = self.graph;
-        if inputs.len() != g.inputs.len() {
+    /// Missing operand or a size that is not a multiple of `T`'s.
+    pub fn input<T: bytemuck::Pod>(&self, i: usize) -> Result<&'a [T]> {
+        match self.inputs.get(i).copied().flatten() {
+            Some(b) => b.as_slice::<T>().ok_or_else(|| self.err(format!("input {i}: element type mismatch"))),
+            None => Err(self.err(format!("input {i} is missing"))),
+        }
+    }
+
+    /// Operand `i` as `T`, if present.
+    ///
+    /// # Errors
+    /// As [`StepIo::input`].
+    pub fn opt_input<T: bytemuck::Pod>(&self, i: usize) -> Result<Option<&'a [T]>> {
+        match self.inputs.get(i).copied().flatten() {
+            Some(_) => self.input(i).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Result `i` as `T`.
+    ///
+    /// # Errors
+    /// Missing result or a size that is not a multiple of `T`'s.
+    pub fn output<T: bytemuck::Pod>(&mut self, i: usize) -> Result<&mut [T]> {
+        let e = self.err(format!("output {i}: missing or element type mismatch"));
+        self.outputs.get_mut(i).and_then(|b| b.as_mut_slice::<T>()).ok_or(e)
+    }
+
+    /// The scratch memory as `T`.
+    ///
+    /// # Errors
+    /// A size that is not a multiple of `T`'s.
+    pub fn scratch<T: bytemuck::Pod>(&mut self) -> Result<&mut [T]> {
+        let e = self.err("scratch: element type mismatch");
+        self.scratch.as_mut_slice::<T>().ok_or(e)
+    }
+}
+
+/// Runs a program inside its planned arena with the runtime's reference kernels.
+#[derive(Debug)]
+pub struct Interpreter<'p> {
+    program: &'p Program,
+    plan: &'p Plan,
+}
+
+/// Every value of a run, indexed by [`ValueId`] (for dumps and the conformance suite).
+pub type Values = Vec<Option<Buf>>;
+
+impl<'p> Interpreter<'p> {
+    /// An interpreter for `program` laid out by `plan`.
+    pub fn new(program: &'p Program, plan: &'p Plan) -> Interpreter<'p> {
+        Interpreter { program, plan }
+    }
+
+    fn read(&self, arena: &Buf, ins: &[Buf], outs: &[Buf], v: ValueId) -> Buf {
+        let len = self.program.value(v).bytes;
+        let bytes = match self.plan.place(self.program, v) {
+            Place::Arena(o) => &arena.bytes()[o..o + len],
+            Place::Input(n, o) => &ins[n].bytes()[o..o + len],
+            Place::Output(n, o) => &outs[n].bytes()[o..o + len],
+        };
+        Buf::from_bytes(bytes)
+    }
+
+    fn write(&self, arena: &mut Buf, outs: &mut [Buf], v: ValueId, data: &Buf) -> Result<()> {
+        let len = self.program.value(v).bytes;
+        let dst = match self.plan.place(self.program, v) {
+            Place::Arena(o) => &mut arena.bytes_mut()[o..o + len],
+            Place::Output(n, o) => &mut outs[n].bytes_mut()[o..o + len],
+            Place::Input(..) => {
+                return Err(Error::invalid(Location::model(), "a step writes a model input"));
+            }
+        };
+        dst.copy_from_slice(data.bytes());
+        Ok(())
+    }
+
+    /// Runs the program on `inputs` (one buffer per model input, in order); returns the outputs
+    /// and, when `keep` is set, every value as it was when complete.
+    ///
+    /// # Errors
+    /// Wrong number or size of inputs; a kernel that fails.
+    pub fn run_values(&self, inputs: &[Buf], keep: bool) -> Result<(Vec<Buf>, Values)> {
+        let p = self.program;
+        if inputs.len() != p.inputs.len() {
             return Err(Error::invalid(
                 Location::model(),
-                format!("the model has {} inputs, {} were given", g.inputs.len(), inputs.len()),
+                format!("the model has {} inputs, {} were given", p.inputs.len(), inputs.len()),
             ));
         }
-        let mut values: Vec<Option<Buf>> = g
-            .tensors
-            .iter()
-            .map(|t| t.data.as_ref().map(|d| Buf::from_bytes(d)))
-            .collect();
-        for (i, (&id, buf)) in g.inputs.iter().zip(inputs).enumerate() {
-            let t = g.tensor(id);
-            if buf.len() != t.byte_len() {
+        for (i, (&v, buf)) in p.inputs.iter().zip(inputs).enumerate() {
+            let val = p.value(v);
+            if buf.len() != val.bytes {
                 return Err(Error::invalid(
-                    Location::tensor(t.tflite_index, &t.name),
+                    Location::tensor(val.tflite_index, &val.name),
                     format!(
                         "input {i} must be {} bytes ({} {:?}), got {} bytes",
-                        t.byte_len(),
-                        t.dtype,
-                        t.shape,
-                        buf.len()
+                        val.bytes, val.dtype, val.shape, buf.len()
                     ),
                 ));
             }
-            values[id.index()] = Some(buf.clone());
         }
-        for &op in &self.order {
-            let node = g.op(op);
-            let outputs = node
-                .outputs
-                .iter()
-                .map(|&t| Buf::zeroed(g.tensor(t).byte_len()))
-                .collect();
-            let mut missing = None;
-            let ins: Vec<Option<&Buf>> = node
+        let mut arena = Buf::zeroed(self.plan.arena_bytes);
+        let mut outs: Vec<Buf> = p.outputs.iter().map(|&v| Buf::zeroed(p.value(v).bytes)).collect();
+        // Which step completes each value: the last one writing into its memory.
+        let mut done_at: Vec<Option<usize>> = vec![None; p.values.len()];
+        if keep {
+            for (si, s) in p.steps.iter().enumerate() {
+                for &o in &s.outputs {
+                    done_at[o.index()] = Some(si);
+                }
+            }
+            // A value aliased into another is complete when everything written into the root is.
+            for v in 0..p.values.len() {
+                let (root, _) = p.root(ValueId(v as u32));
+                let last = (0..p.values.len())
+                    .filter(|&w| p.root(ValueId(w as u32)).0 == root)
+                    .filter_map(|w| done_at[w])
+                    .max();
+                if p.values[v].alias.is_some() || root.index() != v {
+                    done_at[v] = last;
+                }
+            }
+        }
+        let mut values: Values = vec![None; p.values.len()];
+        if keep {
+            for &v in &p.inputs {
+                values[v.index()] = Some(self.read(&arena, inputs, &outs, v));
+            }
+            for v in 0..p.values.len() {
+                let id = ValueId(v as u32);
+                if done_at[v].is_none() && matches!(self.plan.place(p, id), Place::Input(..)) {
+                    values[v] = Some(self.read(&arena, inputs, &outs, id));
+                }
+            }
+        }
+        for (si, step) in p.steps.iter().enumerate() {
+            let owned: Vec<Option<Buf>> = step
                 .inputs
                 .iter()
-                .map(|t| {
-                    let t = (*t)?;
-                    let v = values[t.index()].as_ref();
-                    if v.is_none() {
-                        missing = Some(t);
-                    }
-                    v
+                .map(|o| match o {
+                    None => None,
+                    Some(Operand::Value(v)) => Some(self.read(&arena, inputs, &outs, *v)),
+                    Some(Operand::Weight(r)) => Some(Buf::from_bytes(p.weights.get(*r))),
                 })
                 .collect();
-            if let Some(t) = missing {
-                let tt = g.tensor(t);
-                return Err(Error::invalid(
-                    Location::operator(node.tflite_index, node.op.kind().tflite_name())
-                        .with_tensor(tt.tflite_index, &tt.name),
-                    "input has no value (neither constant, model input, nor produced earlier)",
-                ));
+            let mut io = StepIo {
+                inputs: owned.iter().map(Option::as_ref).collect(),
+                outputs: step.outputs.iter().map(|&v| Buf::zeroed(p.value(v).bytes)).collect(),
+                scratch: Buf::zeroed(step.scratch_bytes),
+                origin: &step.origin,
+            };
+            exec(&step.kernel, &mut io)?;
+            let results = std::mem::take(&mut io.outputs);
+            for (&v, b) in step.outputs.iter().zip(&results) {
+                self.write(&mut arena, &mut outs, v, b)?;
             }
-            let mut cx = EvalCx { graph: g, node, inputs: ins, outputs };
-            ops::eval(&mut cx)?;
-            let outs = std::mem::take(&mut cx.outputs);
-            for (&t, b) in node.outputs.iter().zip(outs) {
-                values[t.index()] = Some(b);
+            if keep {
+                for v in 0..p.values.len() {
+                    if done_at[v] == Some(si) {
+                        values[v] = Some(self.read(&arena, inputs, &outs, ValueId(v as u32)));
+                    }
+                }
             }
         }
-        Ok(values)
+        // Outputs that are model inputs (identity models) are copied.
+        for (n, &v) in p.outputs.iter().enumerate() {
+            if let Place::Input(..) = self.plan.place(p, v) {
+                outs[n] = self.read(&arena, inputs, &outs, v);
+            }
+        }
+        Ok((outs, values))
     }
 
-    /// Runs the model and returns its outputs, in order.
+    /// Runs the program and returns its outputs, in order.
     ///
     /// # Errors
-    /// As [`Interpreter::run_all`].
+    /// As [`Interpreter::run_values`].
     pub fn run(&self, inputs: &[Buf]) -> Result<Vec<Buf>> {
-        let mut values = self.run_all(inputs)?;
-        self.graph
-            .outputs
-            .iter()
-            .map(|&t: &TensorId| {
-                values[t.index()].take().ok_or_else(|| {
-                    let tt = self.graph.tensor(t);
-                    Error::invalid(Location::tensor(tt.tflite_index, &tt.name), "output was not computed")
-                })
-            })
-            .collect()
+        self.run_values(inputs, false).map(|(o, _)| o)
     }
+}
+
+/// Runs one step's kernel.
+///
+/// # Errors
+/// The kernel's.
+pub fn exec(kernel: &Kernel, io: &mut StepIo<'_>) -> Result<()> {
+    match kernel {
+        Kernel::Copy => {
+            let src = io.input::<u8>(0)?;
+            let dst = io.output::<u8>(0)?;
+            if src.len() != dst.len() {
+                return Err(io.err("copy between values of different sizes"));
+            }
+            dst.copy_from_slice(src);
+            Ok(())
+        }
+        Kernel::Graph(g) => {
+            let node = g.graph.op(g.op);
+            let mut cx = EvalCx {
+                graph: &g.graph,
+                node,
+                inputs: io.inputs.clone(),
+                outputs: std::mem::take(&mut io.outputs),
+            };
+            let r = ops::eval(&mut cx);
+            io.outputs = cx.outputs;
+            r
+        }
+    }
+}
+
+/// Compiles a verified graph to a program and its plan, the pipeline's middle end.
+///
+/// # Errors
+/// Lowering errors.
+pub fn compile(graph: &Graph) -> Result<(Program, Plan)> {
+    let program = crate::lower::lower(graph)?;
+    let plan = crate::plan::plan(&program);
+    Ok((program, plan))
 }
 
 /// Whether a value of `dtype` can be viewed as Rust type `T` by size (for generic kernels).

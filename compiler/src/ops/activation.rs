@@ -390,3 +390,34 @@ mod tests {
         assert!(hard_swish_params_from(0.5, 0, 0.001, 0).is_none());
     }
 }
+
+/// Lowers Relu (transitional: evaluated from the graph).
+pub fn lower_relu(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Relu6 (transitional: evaluated from the graph).
+pub fn lower_relu6(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers ReluN1To1 (transitional: evaluated from the graph).
+pub fn lower_relu_n1_to_1(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers LeakyRelu (transitional: evaluated from the graph).
+pub fn lower_leaky_relu(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::LeakyReluAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Prelu (transitional: evaluated from the graph).
+pub fn lower_prelu(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers HardSwish (transitional: evaluated from the graph).
+pub fn lower_hard_swish(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

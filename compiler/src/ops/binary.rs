@@ -494,3 +494,39 @@ pub fn eval_maximum(cx: &mut EvalCx<'_>) -> Result<()> {
 pub fn eval_minimum(cx: &mut EvalCx<'_>) -> Result<()> {
     eval_max_min(cx, false)
 }
+
+/// Lowers Add (transitional: evaluated from the graph).
+pub fn lower_add(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::FusedActAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Sub (transitional: evaluated from the graph).
+pub fn lower_sub(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::FusedActAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Mul (transitional: evaluated from the graph).
+pub fn lower_mul(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::FusedActAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Div (transitional: evaluated from the graph).
+pub fn lower_div(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::FusedActAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers SquaredDifference (transitional: evaluated from the graph).
+pub fn lower_squared_difference(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Maximum (transitional: evaluated from the graph).
+pub fn lower_maximum(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Minimum (transitional: evaluated from the graph).
+pub fn lower_minimum(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

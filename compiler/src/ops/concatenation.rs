@@ -229,3 +229,9 @@ mod tests {
         assert!(fails_with(r, "does not match"));
     }
 }
+
+/// Lowers Concatenation (transitional: evaluated from the graph).
+pub fn lower_concatenation(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::ConcatAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

@@ -860,3 +860,19 @@ mod tests {
         assert!(with_cx(&g, |cx| transpose_conv_params(cx, &attrs)).is_err());
     }
 }
+
+/// Lowers Conv2d (transitional: evaluated from the graph).
+pub fn lower_conv_2d(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::Conv2dAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers DepthwiseConv2d (transitional: evaluated from the graph).
+pub fn lower_depthwise_conv_2d(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::DepthwiseConv2dAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers TransposeConv (transitional: evaluated from the graph).
+pub fn lower_transpose_conv(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::TransposeConvAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

@@ -155,3 +155,14 @@ mod tests {
         ));
     }
 }
+
+/// Lowers DepthToSpace (transitional: evaluated from the graph).
+pub fn lower_depth_to_space(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::BlockAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers SpaceToDepth (transitional: evaluated from the graph).
+pub fn lower_space_to_depth(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::BlockAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

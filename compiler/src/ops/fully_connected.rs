@@ -214,3 +214,9 @@ pub fn eval_fully_connected(cx: &mut EvalCx<'_>, a: &FullyConnectedAttrs) -> Res
     }
     Ok(())
 }
+
+/// Lowers FullyConnected (transitional: evaluated from the graph).
+pub fn lower_fully_connected(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::FullyConnectedAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

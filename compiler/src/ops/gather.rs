@@ -203,3 +203,9 @@ mod tests {
         assert_eq!(out[0].as_slice::<f32>().unwrap(), &[3., 3., 6., 6.]);
     }
 }
+
+/// Lowers Gather (transitional: evaluated from the graph).
+pub fn lower_gather(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::GatherAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

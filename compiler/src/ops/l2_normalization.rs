@@ -82,3 +82,9 @@ pub fn eval_l2_normalization(cx: &mut EvalCx<'_>) -> Result<()> {
     }
     Ok(())
 }
+
+/// Lowers L2Normalization (transitional: evaluated from the graph).
+pub fn lower_l2_normalization(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

@@ -29,6 +29,7 @@ pub mod unary;
 
 use crate::error::{Error, Location, Problem, Result, UnsupportedOp};
 use crate::interp::Buf;
+use crate::lower::{LowerCx, Step};
 use crate::ir::{DType, Graph, Op, OpId, OpNode, Quant, Shape, Tensor};
 
 /// What a shape rule sees: the graph and one op.
@@ -279,6 +280,71 @@ pub fn infer(graph: &Graph, id: OpId) -> Result<Vec<Shape>> {
         Op::ArgMax(a) => arg_max::infer_arg_max(&cx, a),
         Op::Densify(_) => reshape::infer_densify(&cx),
         Op::L2Normalization(_) => l2_normalization::infer_l2_normalization(&cx),
+    }
+}
+
+/// Lowers the op of `cx` to kernel steps (see [`crate::lower`]).
+///
+/// # Errors
+/// Parameters that cannot be computed.
+pub fn lower(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let node = cx.icx.node;
+    match &node.op {
+        Op::Conv2d(a) => conv_2d::lower_conv_2d(cx, a),
+        Op::DepthwiseConv2d(a) => conv_2d::lower_depthwise_conv_2d(cx, a),
+        Op::TransposeConv(a) => conv_2d::lower_transpose_conv(cx, a),
+        Op::FullyConnected(a) => fully_connected::lower_fully_connected(cx, a),
+        Op::Add(a) => binary::lower_add(cx, a),
+        Op::Sub(a) => binary::lower_sub(cx, a),
+        Op::Mul(a) => binary::lower_mul(cx, a),
+        Op::Div(a) => binary::lower_div(cx, a),
+        Op::SquaredDifference(_) => binary::lower_squared_difference(cx),
+        Op::Maximum(_) => binary::lower_maximum(cx),
+        Op::Minimum(_) => binary::lower_minimum(cx),
+        Op::Rsqrt(_) => unary::lower_rsqrt(cx),
+        Op::Sqrt(_) => unary::lower_sqrt(cx),
+        Op::Exp(_) => unary::lower_exp(cx),
+        Op::Concatenation(a) => concatenation::lower_concatenation(cx, a),
+        Op::AveragePool2d(a) => pool_2d::lower_average_pool_2d(cx, a),
+        Op::MaxPool2d(a) => pool_2d::lower_max_pool_2d(cx, a),
+        Op::Mean(a) => reduce::lower_mean(cx, a),
+        Op::Sum(a) => reduce::lower_sum(cx, a),
+        Op::ReduceMax(a) => reduce::lower_reduce_max(cx, a),
+        Op::Pad(_) => pad::lower_pad(cx),
+        Op::PadV2(_) => pad::lower_pad_v2(cx),
+        Op::MirrorPad(a) => pad::lower_mirror_pad(cx, a),
+        Op::Reshape(_) => reshape::lower_reshape(cx),
+        Op::Squeeze(a) => reshape::lower_squeeze(cx, a),
+        Op::ExpandDims(_) => reshape::lower_expand_dims(cx),
+        Op::Transpose(_) => transpose::lower_transpose(cx),
+        Op::Slice(_) => slice::lower_slice(cx),
+        Op::StridedSlice(a) => slice::lower_strided_slice(cx, a),
+        Op::Split(a) => split_pack::lower_split(cx, a),
+        Op::SplitV(a) => split_pack::lower_split_v(cx, a),
+        Op::Pack(a) => split_pack::lower_pack(cx, a),
+        Op::Unpack(a) => split_pack::lower_unpack(cx, a),
+        Op::Gather(a) => gather::lower_gather(cx, a),
+        Op::Shape(a) => reshape::lower_shape(cx, a),
+        Op::Softmax(a) => softmax::lower_softmax(cx, a),
+        Op::LogSoftmax(_) => softmax::lower_log_softmax(cx),
+        Op::Logistic(_) => logistic_tanh::lower_logistic(cx),
+        Op::Tanh(_) => logistic_tanh::lower_tanh(cx),
+        Op::Relu(_) => activation::lower_relu(cx),
+        Op::Relu6(_) => activation::lower_relu6(cx),
+        Op::ReluN1To1(_) => activation::lower_relu_n1_to_1(cx),
+        Op::LeakyRelu(a) => activation::lower_leaky_relu(cx, a),
+        Op::Prelu(_) => activation::lower_prelu(cx),
+        Op::HardSwish(_) => activation::lower_hard_swish(cx),
+        Op::Quantize(_) => quantize::lower_quantize(cx),
+        Op::Dequantize(_) => quantize::lower_dequantize(cx),
+        Op::Cast(a) => quantize::lower_cast(cx, a),
+        Op::ResizeBilinear(a) => resize::lower_resize_bilinear(cx, a),
+        Op::ResizeNearestNeighbor(a) => resize::lower_resize_nearest_neighbor(cx, a),
+        Op::DepthToSpace(a) => depth_to_space::lower_depth_to_space(cx, a),
+        Op::SpaceToDepth(a) => depth_to_space::lower_space_to_depth(cx, a),
+        Op::ArgMax(a) => arg_max::lower_arg_max(cx, a),
+        Op::Densify(_) => reshape::lower_densify(cx),
+        Op::L2Normalization(_) => l2_normalization::lower_l2_normalization(cx),
     }
 }
 

@@ -343,3 +343,19 @@ mod tests {
         assert!(fails_with(r, "exceed 2"));
     }
 }
+
+/// Lowers Pad (transitional: evaluated from the graph).
+pub fn lower_pad(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers PadV2 (transitional: evaluated from the graph).
+pub fn lower_pad_v2(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers MirrorPad (transitional: evaluated from the graph).
+pub fn lower_mirror_pad(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::MirrorPadAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

@@ -163,3 +163,14 @@ pub fn eval_average_pool_2d(cx: &mut EvalCx<'_>, a: &Pool2dAttrs) -> Result<()> 
 pub fn eval_max_pool_2d(cx: &mut EvalCx<'_>, a: &Pool2dAttrs) -> Result<()> {
     eval(cx, a, Kind::Max)
 }
+
+/// Lowers AveragePool2d (transitional: evaluated from the graph).
+pub fn lower_average_pool_2d(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::Pool2dAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers MaxPool2d (transitional: evaluated from the graph).
+pub fn lower_max_pool_2d(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::Pool2dAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

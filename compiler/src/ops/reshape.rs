@@ -149,3 +149,29 @@ pub fn eval_shape(cx: &mut EvalCx<'_>, a: &OutTypeAttrs) -> Result<()> {
     let _ = num_elements;
     Ok(())
 }
+
+/// Lowers Reshape (transitional: evaluated from the graph).
+pub fn lower_reshape(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Squeeze (transitional: evaluated from the graph).
+pub fn lower_squeeze(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::SqueezeAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers ExpandDims (transitional: evaluated from the graph).
+pub fn lower_expand_dims(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Shape (transitional: evaluated from the graph).
+pub fn lower_shape(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::OutTypeAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Densify (transitional: evaluated from the graph).
+pub fn lower_densify(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

@@ -163,3 +163,14 @@ mod tests {
         assert!(fails_with(r, "positive"));
     }
 }
+
+/// Lowers ResizeBilinear (transitional: evaluated from the graph).
+pub fn lower_resize_bilinear(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::ResizeAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers ResizeNearestNeighbor (transitional: evaluated from the graph).
+pub fn lower_resize_nearest_neighbor(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::ResizeAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

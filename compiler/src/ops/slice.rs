@@ -658,3 +658,14 @@ mod tests {
         assert_eq!((s, end_for_axis(&ax, s, true)), (2, 5));
     }
 }
+
+/// Lowers Slice (transitional: evaluated from the graph).
+pub fn lower_slice(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers StridedSlice (transitional: evaluated from the graph).
+pub fn lower_strided_slice(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::StridedSliceAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

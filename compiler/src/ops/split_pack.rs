@@ -370,3 +370,24 @@ mod tests {
         assert!(fails_with(r, "same quantization"));
     }
 }
+
+/// Lowers Split (transitional: evaluated from the graph).
+pub fn lower_split(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::SplitAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers SplitV (transitional: evaluated from the graph).
+pub fn lower_split_v(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::SplitAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Pack (transitional: evaluated from the graph).
+pub fn lower_pack(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::PackAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Unpack (transitional: evaluated from the graph).
+pub fn lower_unpack(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::PackAttrs) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

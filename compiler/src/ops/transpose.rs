@@ -320,3 +320,9 @@ mod tests {
         assert!(fails_with(r, "repeats"));
     }
 }
+
+/// Lowers Transpose (transitional: evaluated from the graph).
+pub fn lower_transpose(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

@@ -192,3 +192,19 @@ mod tests {
         assert_eq!(lut.table[127], i8::MIN);
     }
 }
+
+/// Lowers Rsqrt (transitional: evaluated from the graph).
+pub fn lower_rsqrt(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Sqrt (transitional: evaluated from the graph).
+pub fn lower_sqrt(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+
+/// Lowers Exp (transitional: evaluated from the graph).
+pub fn lower_exp(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
+    crate::lower::graph_step(cx)
+}
+

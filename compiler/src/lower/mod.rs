@@ -1,0 +1,240 @@
+//! Lowering: an optimized [`Graph`] becomes a [`Program`], a linear schedule of kernel steps in
+//! which every parameter is a compile-time constant.
+//!
+//! Each step names a kernel (an op family's `Kernel` enum, holding the runtime's parameter struct:
+//! shapes, strides, padding, per-channel requantization multipliers and shifts, zero points,
+//! activation ranges), its operands (values in memory, or ranges of the one weight blob) and its
+//! results. Constant operands are copied into the [`WeightBlob`] once, each range 64-byte
+//! aligned, in the layout the kernel reads. RESHAPE-like ops produce no step: their result is an
+//! alias of their operand.
+//!
+//! Back ends consume a `Program` and its [`crate::plan::Plan`]; none looks at the graph again.
+
+pub mod program;
+
+pub use program::*;
+
+use crate::error::{Error, Location, Result};
+use crate::ir::{Graph, OpId, OpKind, TensorId};
+use crate::ops::{self, InferCx};
+
+/// What an op family's lowering sees: the op (through the shape rule's context), the weight blob
+/// and the mapping from graph tensors to program operands.
+#[derive(Debug)]
+pub struct LowerCx<'a> {
+    /// The graph and the op, with the shape rule's accessors and error constructors.
+    pub icx: InferCx<'a>,
+    /// The op's id.
+    pub op: OpId,
+    /// The graph, shared with transitional graph-evaluated steps.
+    pub shared: std::sync::Arc<Graph>,
+    blob: &'a mut WeightBlob,
+    values: &'a [Option<ValueId>],
+    weights: &'a mut Vec<Option<WeightRange>>,
+}
+
+impl<'a> LowerCx<'a> {
+    /// Operand `i` as it is in the model: a value, or (for a constant) its bytes in the blob.
+    /// `None` for an omitted optional operand.
+    ///
+    /// # Errors
+    /// The operand is neither a constant nor a value (the verifier rules this out).
+    pub fn operand(&mut self, i: usize) -> Result<Option<Operand>> {
+        let Some(t) = self.icx.node.inputs.get(i).copied().flatten() else {
+            return Ok(None);
+        };
+        self.tensor_operand(t).map(Some)
+    }
+
+    /// Operand `i`, which must be present.
+    ///
+    /// # Errors
+    /// The operand is missing.
+    pub fn required(&mut self, i: usize) -> Result<Operand> {
+        self.operand(i)?.ok_or_else(|| self.icx.err(format!("input {i} is missing")))
+    }
+
+    /// A graph tensor as an operand.
+    ///
+    /// # Errors
+    /// The tensor has no value and is not a constant.
+    pub fn tensor_operand(&mut self, t: TensorId) -> Result<Operand> {
+        if let Some(Some(v)) = self.values.get(t.index()) {
+            return Ok(Operand::Value(*v));
+        }
+        if let Some(Some(r)) = self.weights.get(t.index()) {
+            return Ok(Operand::Weight(*r));
+        }
+        let tensor = self.icx.graph.tensor(t);
+        match &tensor.data {
+            Some(d) => {
+                let r = self.blob.push(d);
+                if let Some(slot) = self.weights.get_mut(t.index()) {
+                    *slot = Some(r);
+                }
+                Ok(Operand::Weight(r))
+            }
+            None => Err(self.icx.err(format!("tensor \"{}\" has no value", tensor.name))),
+        }
+    }
+
+    /// Bytes the lowering computed (packed or transformed weights) as a blob operand.
+    pub fn packed(&mut self, bytes: &[u8]) -> Operand {
+        Operand::Weight(self.blob.push(bytes))
+    }
+
+    /// Result `i` of the op.
+    ///
+    /// # Errors
+    /// The result is missing (the verifier rules this out).
+    pub fn output(&self, i: usize) -> Result<ValueId> {
+        self.icx
+            .node
+            .outputs
+            .get(i)
+            .and_then(|t| self.values.get(t.index()).copied().flatten())
+            .ok_or_else(|| self.icx.err(format!("output {i} has no value")))
+    }
+
+    /// All results of the op.
+    ///
+    /// # Errors
+    /// As [`LowerCx::output`].
+    pub fn outputs(&self) -> Result<Vec<ValueId>> {
+        (0..self.icx.node.outputs.len()).map(|i| self.output(i)).collect()
+    }
+
+    /// A step of `kernel` with the op's operands (in order, omitted ones skipped) and results.
+    ///
+    /// # Errors
+    /// As [`LowerCx::operand`].
+    pub fn step(&mut self, kernel: Kernel) -> Result<Step> {
+        let mut inputs = Vec::new();
+        for i in 0..self.icx.node.inputs.len() {
+            inputs.push(self.operand(i)?);
+        }
+        Ok(Step::new(kernel, inputs, self.outputs()?, self.origin()))
+    }
+
+    /// Where the step comes from, for comments and messages.
+    pub fn origin(&self) -> Origin {
+        let node = self.icx.node;
+        Origin {
+            ops: node.tflite_index.into_iter().collect(),
+            op: node.op.kind().tflite_name(),
+            tensors: node.outputs.iter().map(|&t| self.icx.graph.tensor(t).name.clone()).collect(),
+        }
+    }
+}
+
+/// Lowers a verified graph to a program.
+///
+/// # Errors
+/// An op whose parameters cannot be computed (reported with its location); all are collected.
+pub fn lower(g: &Graph) -> Result<Program> {
+    let order = g.topo_order().map_err(|op| {
+        let n = g.op(op);
+        Error::invalid(
+            Location::operator(n.tflite_index, n.op.kind().tflite_name()),
+            "the graph has a cycle through this operator",
+        )
+    })?;
+    let mut program = Program::default();
+    // Every non-constant tensor that is read or written becomes a value.
+    let mut values: Vec<Option<ValueId>> = vec![None; g.tensors.len()];
+    let mut needed = vec![false; g.tensors.len()];
+    for &t in g.inputs.iter().chain(&g.outputs) {
+        needed[t.index()] = true;
+    }
+    for &o in &order {
+        let n = g.op(o);
+        for t in n.inputs.iter().flatten().chain(&n.outputs) {
+            needed[t.index()] = true;
+        }
+    }
+    for (i, t) in g.tensors.iter().enumerate() {
+        // Constant model outputs get a value too: a copy step writes them.
+        if needed[i] && (!t.is_const() || g.outputs.contains(&TensorId(i as u32))) {
+            values[i] = Some(program.add_value(Value::of_tensor(t)));
+        }
+    }
+    for (n, t) in g.outputs.iter().enumerate() {
+        if let Some(v) = values[t.index()] {
+            program.values[v.index()].io = Some(Io::Output(n));
+        }
+    }
+    for (n, t) in g.inputs.iter().enumerate() {
+        if let Some(v) = values[t.index()] {
+            program.values[v.index()].io = Some(Io::Input(n));
+        }
+    }
+    program.inputs = g.inputs.iter().filter_map(|t| values[t.index()]).collect();
+    let mut weights: Vec<Option<WeightRange>> = vec![None; g.tensors.len()];
+    let shared = std::sync::Arc::new(g.clone());
+    let mut problems = crate::error::Problems::default();
+    for &o in &order {
+        match lower_op(g, o, &shared, &mut program, &values, &mut weights) {
+            Ok(steps) => program.steps.extend(steps),
+            Err(e) => problems.extend(e),
+        }
+    }
+    // Model outputs that are constants (folded at import) are copied from the weight blob.
+    for &t in &g.outputs {
+        let tensor = g.tensor(t);
+        match (values[t.index()], &tensor.data) {
+            (Some(v), Some(d)) => {
+                let r = program.weights.push(d);
+                let origin = Origin { ops: Vec::new(), op: "CONSTANT", tensors: vec![tensor.name.clone()] };
+                program.steps.push(Step::new(Kernel::Copy, vec![Some(Operand::Weight(r))], vec![v], origin));
+                program.outputs.push(v);
+            }
+            (Some(v), None) => program.outputs.push(v),
+            (None, _) => problems.invalid(
+                Location::tensor(tensor.tflite_index, &tensor.name),
+                "model output has no value",
+            ),
+        }
+    }
+    problems.finish(program)
+}
+
+fn lower_op(
+    g: &Graph,
+    id: OpId,
+    shared: &std::sync::Arc<Graph>,
+    program: &mut Program,
+    values: &[Option<ValueId>],
+    weights: &mut Vec<Option<WeightRange>>,
+) -> Result<Vec<Step>> {
+    let node = g.op(id);
+    // Reshape-like ops are aliases: the result is the operand's bytes, no step.
+    if matches!(node.op.kind(), OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims) {
+        if let (Some(Some(src)), Some(dst)) = (
+            node.inputs.first().map(|t| t.and_then(|t| values[t.index()])),
+            node.outputs.first().and_then(|t| values[t.index()]),
+        ) {
+            if !program.is_external(dst) {
+                program.values[dst.index()].alias = Some(Alias { of: src, offset: 0 });
+                return Ok(Vec::new());
+            }
+        }
+        // The result is a model output: copy into the caller's buffer.
+        let icx = InferCx { graph: g, node };
+        let mut cx = LowerCx { icx, op: id, shared: shared.clone(), blob: &mut program.weights, values, weights };
+        let input = cx.required(0)?;
+        let origin = cx.origin();
+        return Ok(vec![Step::new(Kernel::Copy, vec![Some(input)], cx.outputs()?, origin)]);
+    }
+    let icx = InferCx { graph: g, node };
+    let mut cx = LowerCx { icx, op: id, shared: shared.clone(), blob: &mut program.weights, values, weights };
+    ops::lower(&mut cx)
+}
+
+/// A step that evaluates the op from the graph (transitional, for op families not lowered yet).
+///
+/// # Errors
+/// As [`LowerCx::step`].
+pub fn graph_step(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let kernel = Kernel::Graph(GraphOp { graph: cx.shared.clone(), op: cx.op });
+    Ok(vec![cx.step(kernel)?])
+}
