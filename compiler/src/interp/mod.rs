@@ -301,6 +301,26 @@ pub fn exec(kernel: &Kernel, io: &mut StepIo<'_>) -> Result<()> {
             io.outputs = cx.outputs;
             r
         }
+        Kernel::Activation(k) => k.exec(io),
+        Kernel::ArgMax(k) => k.exec(io),
+        Kernel::Binary(k) => k.exec(io),
+        Kernel::Concatenation(k) => k.exec(io),
+        Kernel::Conv2d(k) => k.exec(io),
+        Kernel::DepthToSpace(k) => k.exec(io),
+        Kernel::FullyConnected(k) => k.exec(io),
+        Kernel::Gather(k) => k.exec(io),
+        Kernel::L2Normalization(k) => k.exec(io),
+        Kernel::LogisticTanh(k) => k.exec(io),
+        Kernel::Pad(k) => k.exec(io),
+        Kernel::Pool2d(k) => k.exec(io),
+        Kernel::Quantize(k) => k.exec(io),
+        Kernel::Reduce(k) => k.exec(io),
+        Kernel::Resize(k) => k.exec(io),
+        Kernel::Slice(k) => k.exec(io),
+        Kernel::Softmax(k) => k.exec(io),
+        Kernel::SplitPack(k) => k.exec(io),
+        Kernel::Transpose(k) => k.exec(io),
+        Kernel::Unary(k) => k.exec(io),
     }
 }
 

@@ -157,6 +157,46 @@ pub enum Kernel {
     Copy,
     /// Evaluated from the graph (transitional).
     Graph(GraphOp),
+    /// `activation` family.
+    Activation(crate::ops::activation::Kernel),
+    /// `arg_max` family.
+    ArgMax(crate::ops::arg_max::Kernel),
+    /// `binary` family.
+    Binary(crate::ops::binary::Kernel),
+    /// `concatenation` family.
+    Concatenation(crate::ops::concatenation::Kernel),
+    /// `conv_2d` family.
+    Conv2d(crate::ops::conv_2d::Kernel),
+    /// `depth_to_space` family.
+    DepthToSpace(crate::ops::depth_to_space::Kernel),
+    /// `fully_connected` family.
+    FullyConnected(crate::ops::fully_connected::Kernel),
+    /// `gather` family.
+    Gather(crate::ops::gather::Kernel),
+    /// `l2_normalization` family.
+    L2Normalization(crate::ops::l2_normalization::Kernel),
+    /// `logistic_tanh` family.
+    LogisticTanh(crate::ops::logistic_tanh::Kernel),
+    /// `pad` family.
+    Pad(crate::ops::pad::Kernel),
+    /// `pool_2d` family.
+    Pool2d(crate::ops::pool_2d::Kernel),
+    /// `quantize` family.
+    Quantize(crate::ops::quantize::Kernel),
+    /// `reduce` family.
+    Reduce(crate::ops::reduce::Kernel),
+    /// `resize` family.
+    Resize(crate::ops::resize::Kernel),
+    /// `slice` family.
+    Slice(crate::ops::slice::Kernel),
+    /// `softmax` family.
+    Softmax(crate::ops::softmax::Kernel),
+    /// `split_pack` family.
+    SplitPack(crate::ops::split_pack::Kernel),
+    /// `transpose` family.
+    Transpose(crate::ops::transpose::Kernel),
+    /// `unary` family.
+    Unary(crate::ops::unary::Kernel),
 }
 
 impl Kernel {
@@ -165,6 +205,26 @@ impl Kernel {
         match self {
             Kernel::Copy => "copy".into(),
             Kernel::Graph(g) => format!("graph:{}", g.graph.op(g.op).op.kind().name()),
+            Kernel::Activation(k) => k.name().into(),
+            Kernel::ArgMax(k) => k.name().into(),
+            Kernel::Binary(k) => k.name().into(),
+            Kernel::Concatenation(k) => k.name().into(),
+            Kernel::Conv2d(k) => k.name().into(),
+            Kernel::DepthToSpace(k) => k.name().into(),
+            Kernel::FullyConnected(k) => k.name().into(),
+            Kernel::Gather(k) => k.name().into(),
+            Kernel::L2Normalization(k) => k.name().into(),
+            Kernel::LogisticTanh(k) => k.name().into(),
+            Kernel::Pad(k) => k.name().into(),
+            Kernel::Pool2d(k) => k.name().into(),
+            Kernel::Quantize(k) => k.name().into(),
+            Kernel::Reduce(k) => k.name().into(),
+            Kernel::Resize(k) => k.name().into(),
+            Kernel::Slice(k) => k.name().into(),
+            Kernel::Softmax(k) => k.name().into(),
+            Kernel::SplitPack(k) => k.name().into(),
+            Kernel::Transpose(k) => k.name().into(),
+            Kernel::Unary(k) => k.name().into(),
         }
     }
 }

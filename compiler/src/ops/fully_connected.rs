@@ -220,3 +220,22 @@ pub fn lower_fully_connected(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir:
     crate::lower::graph_step(cx)
 }
 
+
+/// The `fully_connected` family's kernels, each with its parameters (filled in as the family is lowered).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match *self {}
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
+        match *self {}
+    }
+}
