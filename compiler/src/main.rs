@@ -153,7 +153,7 @@ fn inspect(path: &Path, json: bool, ir: bool) -> Result<()> {
         }
     }
     println!();
-    println!("{:>5}  {:<24} {:>12}  {}", "index", "op", "MACs", "inputs -> outputs");
+    println!("{:>5}  {:<24} {:>12}  inputs -> outputs", "index", "op", "MACs");
     for &o in &order {
         let n = g.op(o);
         let ins: Vec<String> = n
@@ -297,7 +297,7 @@ fn run(
     let npy_of = |dtype: DType, shape: &[usize], b: &[u8]| NpyArray { dtype, shape: shape.to_vec(), data: b.to_vec() };
     if let Some(dir) = dump {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut write = |idx: u32, a: NpyArray| -> Result<()> {
+        let write = |idx: u32, a: NpyArray| -> Result<()> {
             let p = dir.join(format!("{idx}.npy"));
             std::fs::write(&p, npy::write(&a)).with_context(|| format!("cannot write {}", p.display()))
         };
