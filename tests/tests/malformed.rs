@@ -266,3 +266,11 @@ fn external_buffers_are_read() {
     let g = mvcc::load_model(&bytes).expect("external buffer model imports");
     assert_eq!(g.tensors[2].shape, vec![1, 12]);
 }
+
+#[test]
+fn a_bad_dimension_next_to_huge_ones() {
+    // Found by fuzzing: a non-positive dimension beside dimensions whose product overflows.
+    let mut m = base();
+    m.tensors[1].shape = vec![0, 1 << 30, 1 << 30, 1 << 30];
+    expect_error(&m, &["tensor 1 \"shape\"", "dimension 0"]);
+}

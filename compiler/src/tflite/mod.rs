@@ -239,8 +239,11 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
             .iter()
             .try_fold(dtype.size(), |a, &d| a.checked_mul(d))
             .filter(|&b| b <= MAX_TENSOR_BYTES);
-        if bytes_needed.is_none() && bytes_ok {
-            problems.invalid(loc.clone(), format!("shape {raw_shape:?} is too large (over {MAX_TENSOR_BYTES} bytes)"));
+        if bytes_needed.is_none() {
+            if bytes_ok {
+                problems.invalid(loc.clone(), format!("shape {raw_shape:?} is too large (over {MAX_TENSOR_BYTES} bytes)"));
+            }
+            // Keep a small stand-in so later checks of this tensor cannot overflow.
             shape = vec![1];
         }
         // Quantization.
