@@ -274,3 +274,22 @@ fn a_bad_dimension_next_to_huge_ones() {
     m.tensors[1].shape = vec![0, 1 << 30, 1 << 30, 1 << 30];
     expect_error(&m, &["tensor 1 \"shape\"", "dimension 0"]);
 }
+
+/// Every file in `tests/corpus/` (inputs that once crashed the fuzzer or were written by hand)
+/// imports with a clean error or runs; none panics.
+#[test]
+fn the_corpus_of_past_crashes_is_handled() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).expect("tests/corpus exists").flatten() {
+        let bytes = std::fs::read(e.path()).unwrap();
+        n += 1;
+        if let Ok(g) = mvcc::load_model(&bytes) {
+            if let Ok((p, plan)) = mvcc::interp::compile(&g) {
+                let inputs: Vec<Buf> = g.inputs.iter().map(|&t| Buf::zeroed(g.tensor(t).byte_len())).collect();
+                let _ = Interpreter::new(&p, &plan).run(&inputs);
+            }
+        }
+    }
+    assert!(n > 0);
+}
