@@ -24,6 +24,7 @@ pub mod lower;
 pub mod ir;
 pub mod npy;
 pub mod ops;
+pub mod passes;
 pub mod plan;
 pub mod quant;
 pub mod tflite;

@@ -23,12 +23,27 @@ enum Command {
     Inspect {
         /// The `.tflite` model.
         model: PathBuf,
-        /// Print one JSON object (keys: inputs, outputs, ops, params, weight_bytes, macs).
+        /// Print one JSON object (keys: inputs, outputs, ops, params, weight_bytes, macs,
+        /// arena_bytes, arena_lower_bound_bytes).
         #[arg(long)]
         json: bool,
         /// Print the imported IR in its text form.
         #[arg(long)]
         ir: bool,
+        /// Print the memory plan: the schedule, each value's offset, size and live range, the
+        /// arena size next to its lower bound.
+        #[arg(long)]
+        plan: bool,
+        /// Draw the memory plan (steps × arena addresses) as an SVG file.
+        #[arg(long, value_name = "FILE")]
+        plan_svg: Option<PathBuf>,
+        /// Print what each optimization pass changed: per pass run, in order, the op counts
+        /// before and after and the op kinds whose count changed.
+        #[arg(long)]
+        passes: bool,
+        /// Write the optimized graph as Graphviz to stdout (`| dot -Tsvg > graph.svg`).
+        #[arg(long)]
+        dot: bool,
     },
     /// Run a model on inputs and write its outputs.
     Run {
@@ -66,7 +81,12 @@ enum Backend {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect { model, json, ir } => inspect(&model, json, ir),
+        Command::Inspect { model, passes, dot, .. } if passes || dot => {
+            inspect_passes(&model, passes, dot)
+        }
+        Command::Inspect { model, json, ir, plan, plan_svg, .. } => {
+            inspect(&model, json, ir, plan, plan_svg.as_deref())
+        }
         Command::Run { model, inputs, outputs, dump, backend, mean, std } => {
             run(&model, &inputs, &outputs, dump.as_deref(), backend, mean, std)
         }
@@ -109,11 +129,47 @@ fn tensor_json(g: &Graph, id: TensorId) -> serde_json::Value {
     })
 }
 
-fn inspect(path: &Path, json: bool, ir: bool) -> Result<()> {
+/// `mvcc inspect --passes / --dot`: runs the optimization pipeline, prints its statistics and/or
+/// the optimized graph as Graphviz.
+fn inspect_passes(path: &Path, passes: bool, dot: bool) -> Result<()> {
+    let mut g = load(path)?;
+    let mut cx = mvcc::passes::PassCx::new(mvcc::passes::PassOptions::from_env());
+    mvcc::passes::run(&mut g, &mut cx).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if passes {
+        print!("{}", mvcc::passes::report(&cx.stats));
+    }
+    if dot {
+        print!("{}", mvcc::ir::dot::graph_to_dot(&g));
+    }
+    Ok(())
+}
+
+/// `inspect --plan` and `--plan-svg`: compiles as `run` does and shows the memory plan.
+fn inspect_plan(path: &Path, g: &Graph, print: bool, svg: Option<&Path>) -> Result<()> {
+    let (program, plan) = mvcc::interp::compile(g)?;
+    mvcc::plan::check(&program, &plan).context("the memory plan is inconsistent")?;
+    if let Some(file) = svg {
+        let title = path.display().to_string();
+        std::fs::write(file, mvcc::plan::svg::plan_to_svg(&program, &plan, &title))
+            .with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    if print {
+        print!("{}", mvcc::plan::text::plan_to_text(&program, &plan));
+    }
+    Ok(())
+}
+
+fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path>) -> Result<()> {
     let g = load(path)?;
     if ir {
         print!("{}", text::graph_to_text(&g));
         return Ok(());
+    }
+    if plan || plan_svg.is_some() {
+        inspect_plan(path, &g, plan, plan_svg)?;
+        if plan || !json {
+            return Ok(());
+        }
     }
     let order = g.topo_order().map_err(|_| anyhow!("cycle"))?;
     let (params, weight_bytes, macs) = mvcc::inspect::totals(&g);
@@ -132,7 +188,7 @@ fn inspect(path: &Path, json: bool, ir: bool) -> Result<()> {
                 })
             })
             .collect();
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "model": path.display().to_string(),
             "inputs": g.inputs.iter().map(|&t| tensor_json(&g, t)).collect::<Vec<_>>(),
             "outputs": g.outputs.iter().map(|&t| tensor_json(&g, t)).collect::<Vec<_>>(),
@@ -141,6 +197,19 @@ fn inspect(path: &Path, json: bool, ir: bool) -> Result<()> {
             "weight_bytes": weight_bytes,
             "macs": macs,
         });
+        // The memory plan of the program `run` executes; null (with the reason) if it cannot be
+        // compiled.
+        match mvcc::interp::compile(&g) {
+            Ok((_, plan)) => {
+                v["arena_bytes"] = plan.arena_bytes.into();
+                v["arena_lower_bound_bytes"] = plan.lower_bound_bytes.into();
+            }
+            Err(e) => {
+                v["arena_bytes"] = serde_json::Value::Null;
+                v["arena_lower_bound_bytes"] = serde_json::Value::Null;
+                v["compile_error"] = e.to_string().into();
+            }
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }

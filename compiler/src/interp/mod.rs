@@ -329,7 +329,7 @@ pub fn exec(kernel: &Kernel, io: &mut StepIo<'_>) -> Result<()> {
 /// # Errors
 /// Lowering errors.
 pub fn compile(graph: &Graph) -> Result<(Program, Plan)> {
-    let program = crate::lower::lower(graph)?;
+    let program = crate::lower::lower(&crate::passes::optimize(graph)?)?;
     let plan = crate::plan::plan(&program);
     Ok((program, plan))
 }

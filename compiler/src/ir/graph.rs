@@ -212,6 +212,11 @@ impl Graph {
         Some(node)
     }
 
+    /// Whether op `id` is in the graph (not removed).
+    pub fn contains_op(&self, id: OpId) -> bool {
+        self.g.contains_node(id.0)
+    }
+
     /// The op with id `id`.
     pub fn op(&self, id: OpId) -> &OpNode {
         &self.g[id.0]

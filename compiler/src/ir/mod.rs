@@ -6,6 +6,7 @@
 //! - [`text`]: the stable text form (goldens, `mvcc inspect --ir`).
 //! - [`verify`]: the verifier, run after import and after every pass.
 
+pub mod dot;
 pub mod graph;
 pub mod ops;
 pub mod text;

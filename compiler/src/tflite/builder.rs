@@ -65,6 +65,21 @@ pub enum OptionsSpec {
         /// Activation code.
         act: i8,
     },
+    /// SUB with an activation code.
+    Sub {
+        /// Activation code.
+        act: i8,
+    },
+    /// DIV with an activation code.
+    Div {
+        /// Activation code.
+        act: i8,
+    },
+    /// SQUEEZE with the dimensions to remove.
+    Squeeze {
+        /// Dimensions (all size-1 dimensions when empty).
+        dims: Vec<i32>,
+    },
     /// FULLY_CONNECTED with an activation code.
     FullyConnected {
         /// Activation code.
@@ -329,6 +344,22 @@ fn write_options(
         OptionsSpec::Mul { act } => {
             let x = fb::MulOptions::create(b, &fb::MulOptionsArgs { fused_activation_function: A(*act) });
             (fb::BuiltinOptions::MulOptions, Some(x.as_union_value()))
+        }
+        OptionsSpec::Sub { act } => {
+            let x = fb::SubOptions::create(
+                b,
+                &fb::SubOptionsArgs { fused_activation_function: A(*act), ..Default::default() },
+            );
+            (fb::BuiltinOptions::SubOptions, Some(x.as_union_value()))
+        }
+        OptionsSpec::Div { act } => {
+            let x = fb::DivOptions::create(b, &fb::DivOptionsArgs { fused_activation_function: A(*act) });
+            (fb::BuiltinOptions::DivOptions, Some(x.as_union_value()))
+        }
+        OptionsSpec::Squeeze { dims } => {
+            let v = Some(b.create_vector(dims));
+            let x = fb::SqueezeOptions::create(b, &fb::SqueezeOptionsArgs { squeeze_dims: v });
+            (fb::BuiltinOptions::SqueezeOptions, Some(x.as_union_value()))
         }
         OptionsSpec::FullyConnected { act } => {
             let x = fb::FullyConnectedOptions::create(
