@@ -24,4 +24,5 @@ extern crate alloc;
 extern crate std;
 
 pub mod fixedpoint;
+pub mod gemmlowp;
 pub mod kernels;

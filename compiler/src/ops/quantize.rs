@@ -1,32 +1,436 @@
-//! Op family `quantize` (placeholder until implemented).
+//! QUANTIZE, DEQUANTIZE and CAST (TFLite `kernels/quantize.cc`, `kernels/dequantize.cc`,
+//! `kernels/cast.cc`, reference kernels).
+//!
+//! - QUANTIZE float → `int8`/`uint8` (per-tensor): `round(x / S)` in float, plus `Z`, clamped.
+//!   Quantized → quantized (`int8`/`uint8` either way): `Requantize` with
+//!   `QuantizeMultiplier(S_in / S_out)` in double.
+//! - DEQUANTIZE `int8`/`uint8`/`int16` (per-tensor, in double), `int8`/`uint8` per-axis (in
+//!   float), float16 → float32.
+//! - CAST between f32, i32, i64, i16, i8, u8 and bool (no quantization involved): integers
+//!   narrow by wrapping, floats convert to integers by truncation saturating at the type's
+//!   limits with NaN going to the maximum (what LiteRT 2.3.0 does; see
+//!   `mvcc_runtime::kernels::quantize::CastElem`), anything converts to bool as `!= 0`.
+//!
+//! QUANTIZE's float → integer conversion is C++'s `static_cast<int32_t>(float)` as x86-64
+//! executes it (out-of-range and NaN give `INT32_MIN` before the zero point is added), which
+//! LiteRT's reference kernel reproduces too.
+
+use mvcc_runtime::kernels::common::Quantized;
+use mvcc_runtime::kernels::quantize::{
+    self as k, AffineQuantizeParams, CastElem, DequantizeParams, PerChannelDequantizeParams,
+    RequantizeParams,
+};
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::ir::{OutTypeAttrs};
-use crate::ir::Shape;
+use crate::interp::{Buf, StepIo};
+use crate::ir::{DType, OutTypeAttrs, Shape, Tensor};
+use crate::lower::{LowerCx, Origin, Step};
+use crate::quant::quantize_multiplier;
 
+/// QUANTIZE: float → `int8`/`uint8`, or `int8`/`uint8` → `int8`/`uint8`.
 pub fn infer_quantize(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(1, 1, 1)?;
+    let input = cx.expect_dtype(0, &[DType::F32, DType::I8, DType::U8])?;
+    let out = cx.output(0)?;
+    if !matches!(out.dtype, DType::I8 | DType::U8) {
+        return Err(cx.unsupported(format!(
+            "input type {} with output type {}",
+            input.dtype, out.dtype
+        )));
+    }
+    if out.quant.as_ref().is_some_and(|q| q.is_per_axis()) {
+        return Err(cx.unsupported("per-axis quantized output"));
+    }
+    cx.per_tensor_quant(out)?;
+    if input.dtype != DType::F32 {
+        cx.per_tensor_quant(input)?;
+    }
+    Ok(vec![input.shape.clone()])
 }
 
+/// Parameters of QUANTIZE float → quantized.
+pub fn affine_quantize_params(cx: &InferCx<'_>) -> Result<AffineQuantizeParams> {
+    let (scale, zero_point) = cx.per_tensor_quant(cx.output(0)?)?;
+    Ok(AffineQuantizeParams { scale, zero_point })
+}
+
+/// Parameters of QUANTIZE quantized → quantized.
+pub fn requantize_params(cx: &InferCx<'_>) -> Result<RequantizeParams> {
+    let (in_scale, in_zp) = cx.per_tensor_quant(cx.input(0)?)?;
+    let (out_scale, out_zp) = cx.per_tensor_quant(cx.output(0)?)?;
+    let m = quantize_multiplier(f64::from(in_scale) / f64::from(out_scale));
+    Ok(RequantizeParams {
+        multiplier: m.multiplier,
+        shift: m.shift,
+        input_zero_point: in_zp,
+        output_zero_point: out_zp,
+    })
+}
+
+/// DEQUANTIZE: `int8`/`uint8`/`int16`/float16 → float32.
 pub fn infer_dequantize(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
-    Err(cx.unsupported("not implemented yet"))
+    cx.arity(1, 1, 1)?;
+    let input = cx.expect_dtype(0, &[DType::I8, DType::U8, DType::I16, DType::F16])?;
+    let out = cx.output(0)?;
+    if out.dtype != DType::F32 {
+        return Err(cx.unsupported(format!("output type {}", out.dtype)));
+    }
+    if input.dtype != DType::F16 {
+        match input.quant.as_ref() {
+            Some(q) if q.is_per_axis() => {
+                if input.dtype == DType::I16 {
+                    return Err(cx.unsupported("per-axis int16"));
+                }
+                per_channel_params(cx, input)?;
+            }
+            _ => {
+                cx.per_tensor_quant(input)?;
+            }
+        }
+    }
+    Ok(vec![input.shape.clone()])
 }
 
+/// The per-axis layout and the scales and zero points of a per-axis quantized DEQUANTIZE input.
+pub fn per_channel_params(
+    cx: &InferCx<'_>,
+    input: &Tensor,
+) -> Result<(PerChannelDequantizeParams, Vec<f32>, Vec<i32>)> {
+    let q = input
+        .quant
+        .as_ref()
+        .ok_or_else(|| cx.err(format!("tensor \"{}\" needs quantization", input.name)))?;
+    let axis = q.axis;
+    let Some(&channels) = input.shape.get(axis) else {
+        return Err(cx.err(format!("quantized dimension {axis} out of range")));
+    };
+    let (scales, zps) = cx.channel_quant(input, channels)?;
+    let zps = zps
+        .iter()
+        .map(|&z| i32::try_from(z).map_err(|_| cx.err("zero point out of range")))
+        .collect::<Result<Vec<i32>>>()?;
+    let outer = input.shape[..axis].iter().product();
+    let inner = input.shape[axis + 1..].iter().product();
+    Ok((
+        PerChannelDequantizeParams {
+            outer,
+            channels,
+            inner,
+        },
+        scales,
+        zps,
+    ))
+}
+
+/// Parameters of a per-tensor DEQUANTIZE.
+pub fn dequantize_params(cx: &InferCx<'_>) -> Result<DequantizeParams> {
+    let (scale, zero_point) = cx.per_tensor_quant(cx.input(0)?)?;
+    Ok(DequantizeParams { scale, zero_point })
+}
+
+const CAST_TYPES: [DType; 7] = [
+    DType::F32,
+    DType::I32,
+    DType::I64,
+    DType::I16,
+    DType::I8,
+    DType::U8,
+    DType::Bool,
+];
+
+/// CAST between f32, i32, i64, i16, i8, u8 and bool; the output type is the output tensor's.
 pub fn infer_cast(cx: &InferCx<'_>, a: &OutTypeAttrs) -> Result<Vec<Shape>> {
+    cx.arity(1, 1, 1)?;
+    let input = cx.expect_dtype(0, &CAST_TYPES)?;
+    let out = cx.output(0)?;
+    if !CAST_TYPES.contains(&out.dtype) {
+        return Err(cx.unsupported(format!("output type {}", out.dtype)));
+    }
     let _ = a;
-    Err(cx.unsupported("not implemented yet"))
+    Ok(vec![input.shape.clone()])
 }
 
+/// The kernel of a QUANTIZE and its parameters (what `quantize.cc`'s `Prepare` computes).
+pub fn quantize_kernel(cx: &InferCx<'_>) -> Result<Kernel> {
+    let (i, o) = (cx.input(0)?.dtype, cx.output(0)?.dtype);
+    Ok(match (i, o) {
+        (DType::F32, DType::I8) => Kernel::QuantizeF32ToI8(affine_quantize_params(cx)?),
+        (DType::F32, DType::U8) => Kernel::QuantizeF32ToU8(affine_quantize_params(cx)?),
+        (DType::I8, DType::I8) => Kernel::RequantizeI8ToI8(requantize_params(cx)?),
+        (DType::I8, DType::U8) => Kernel::RequantizeI8ToU8(requantize_params(cx)?),
+        (DType::U8, DType::I8) => Kernel::RequantizeU8ToI8(requantize_params(cx)?),
+        (DType::U8, DType::U8) => Kernel::RequantizeU8ToU8(requantize_params(cx)?),
+        (i, o) => return Err(cx.unsupported(format!("input type {i} with output type {o}"))),
+    })
+}
+
+/// The kernel of a DEQUANTIZE and its parameters.
+pub fn dequantize_kernel(cx: &InferCx<'_>) -> Result<Kernel> {
+    let input = cx.input(0)?;
+    if input.dtype == DType::F16 {
+        return Ok(Kernel::DequantizeF16);
+    }
+    if input.quant.as_ref().is_some_and(|q| q.is_per_axis()) {
+        let (params, scales, zero_points) = per_channel_params(cx, input)?;
+        let pc = PerChannel {
+            params,
+            scales,
+            zero_points,
+        };
+        return Ok(match input.dtype {
+            DType::I8 => Kernel::DequantizePerChannelI8(pc),
+            DType::U8 => Kernel::DequantizePerChannelU8(pc),
+            t => return Err(cx.unsupported(format!("per-axis {t}"))),
+        });
+    }
+    let p = dequantize_params(cx)?;
+    Ok(match input.dtype {
+        DType::I8 => Kernel::DequantizeI8(p),
+        DType::U8 => Kernel::DequantizeU8(p),
+        DType::I16 => Kernel::DequantizeI16(p),
+        t => return Err(cx.unsupported(format!("input type {t}"))),
+    })
+}
+
+/// The kernel of a CAST.
+pub fn cast_kernel(cx: &InferCx<'_>) -> Result<Kernel> {
+    let (from, to) = (cx.input(0)?.dtype, cx.output(0)?.dtype);
+    if !CAST_TYPES.contains(&from) || !CAST_TYPES.contains(&to) {
+        return Err(cx.unsupported(format!("input type {from} with output type {to}")));
+    }
+    Ok(Kernel::Cast { from, to })
+}
+
+/// Runs `kernel` on the operands of an evaluation context.
+fn eval_kernel(cx: &mut EvalCx<'_>, kernel: &Kernel) -> Result<()> {
+    let origin = Origin {
+        ops: cx.node.tflite_index.into_iter().collect(),
+        op: cx.node.op.kind().tflite_name(),
+        tensors: Vec::new(),
+    };
+    let mut io = StepIo {
+        inputs: cx.inputs.clone(),
+        outputs: std::mem::take(&mut cx.outputs),
+        scratch: Buf::zeroed(0),
+        origin: &origin,
+    };
+    let r = kernel.exec(&mut io);
+    cx.outputs = io.outputs;
+    r
+}
+
+/// QUANTIZE.
 pub fn eval_quantize(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    let kernel = quantize_kernel(&cx.infer_cx())?;
+    eval_kernel(cx, &kernel)
 }
 
+/// DEQUANTIZE.
 pub fn eval_dequantize(cx: &mut EvalCx<'_>) -> Result<()> {
-    Err(cx.err("not implemented yet"))
+    let kernel = dequantize_kernel(&cx.infer_cx())?;
+    eval_kernel(cx, &kernel)
 }
 
-pub fn eval_cast(cx: &mut EvalCx<'_>, a: &OutTypeAttrs) -> Result<()> {
-    let _ = a;
-    Err(cx.err("not implemented yet"))
+/// CAST.
+pub fn eval_cast(cx: &mut EvalCx<'_>, _a: &OutTypeAttrs) -> Result<()> {
+    let kernel = cast_kernel(&cx.infer_cx())?;
+    eval_kernel(cx, &kernel)
+}
+
+/// One element-wise step; the result may overwrite the operand when their elements have the
+/// same size.
+fn lower_elementwise(cx: &mut LowerCx<'_>, kernel: Kernel) -> Result<Vec<Step>> {
+    let same_size = cx.icx.input(0)?.dtype.size() == cx.icx.output(0)?.dtype.size();
+    let mut step = cx.step(crate::lower::Kernel::Quantize(kernel))?;
+    if same_size {
+        step.in_place = Some(0);
+    }
+    Ok(vec![step])
+}
+
+/// Lowers QUANTIZE to one step.
+pub fn lower_quantize(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let kernel = quantize_kernel(&cx.icx)?;
+    lower_elementwise(cx, kernel)
+}
+
+/// Lowers DEQUANTIZE to one step.
+pub fn lower_dequantize(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let kernel = dequantize_kernel(&cx.icx)?;
+    lower_elementwise(cx, kernel)
+}
+
+/// Lowers CAST to one step.
+pub fn lower_cast(cx: &mut LowerCx<'_>, _a: &OutTypeAttrs) -> Result<Vec<Step>> {
+    let kernel = cast_kernel(&cx.icx)?;
+    lower_elementwise(cx, kernel)
+}
+
+/// Per-axis DEQUANTIZE parameters: the layout and one scale and zero point per channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PerChannel {
+    /// `[outer, channels, inner]` around the quantized axis.
+    pub params: PerChannelDequantizeParams,
+    /// One scale per channel.
+    pub scales: Vec<f32>,
+    /// One zero point per channel.
+    pub zero_points: Vec<i32>,
+}
+
+/// The `quantize` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// float → `int8`.
+    QuantizeF32ToI8(AffineQuantizeParams),
+    /// float → `uint8`.
+    QuantizeF32ToU8(AffineQuantizeParams),
+    /// `int8` → `int8`.
+    RequantizeI8ToI8(RequantizeParams),
+    /// `int8` → `uint8`.
+    RequantizeI8ToU8(RequantizeParams),
+    /// `uint8` → `int8`.
+    RequantizeU8ToI8(RequantizeParams),
+    /// `uint8` → `uint8`.
+    RequantizeU8ToU8(RequantizeParams),
+    /// `int8` → float.
+    DequantizeI8(DequantizeParams),
+    /// `uint8` → float.
+    DequantizeU8(DequantizeParams),
+    /// `int16` → float.
+    DequantizeI16(DequantizeParams),
+    /// float16 → float.
+    DequantizeF16,
+    /// Per-axis `int8` → float.
+    DequantizePerChannelI8(PerChannel),
+    /// Per-axis `uint8` → float.
+    DequantizePerChannelU8(PerChannel),
+    /// CAST between two element types.
+    Cast {
+        /// Input element type.
+        from: DType,
+        /// Output element type.
+        to: DType,
+    },
+}
+
+/// Operand 0 as `S`, result 0 as `D`, checked to have the same number of elements.
+fn io_pair<'a, S: bytemuck::Pod, D: bytemuck::Pod>(
+    io: &'a mut StepIo<'_>,
+) -> Result<(&'a [S], &'a mut [D])> {
+    let x = io.input::<S>(0)?;
+    if io.output::<D>(0)?.len() != x.len() {
+        return Err(io.err("operand and result have different element counts"));
+    }
+    Ok((x, io.output::<D>(0)?))
+}
+
+fn exec_cast_from<S: CastElem + bytemuck::Pod>(io: &mut StepIo<'_>, to: DType) -> Result<()> {
+    match to {
+        DType::F32 => io_pair::<S, f32>(io).map(|(x, y)| k::cast(x, y)),
+        DType::I32 => io_pair::<S, i32>(io).map(|(x, y)| k::cast(x, y)),
+        DType::I64 => io_pair::<S, i64>(io).map(|(x, y)| k::cast(x, y)),
+        DType::I16 => io_pair::<S, i16>(io).map(|(x, y)| k::cast(x, y)),
+        DType::I8 => io_pair::<S, i8>(io).map(|(x, y)| k::cast(x, y)),
+        DType::U8 => io_pair::<S, u8>(io).map(|(x, y)| k::cast(x, y)),
+        DType::Bool => io_pair::<S, u8>(io).map(|(x, y)| k::cast_to_bool_bytes(x, y)),
+        t => Err(io.err(format!("CAST to {t} is not supported"))),
+    }
+}
+
+fn exec_cast_from_bool(io: &mut StepIo<'_>, to: DType) -> Result<()> {
+    match to {
+        DType::F32 => io_pair::<u8, f32>(io).map(|(x, y)| k::cast_from_bool_bytes(x, y)),
+        DType::I32 => io_pair::<u8, i32>(io).map(|(x, y)| k::cast_from_bool_bytes(x, y)),
+        DType::I64 => io_pair::<u8, i64>(io).map(|(x, y)| k::cast_from_bool_bytes(x, y)),
+        DType::I16 => io_pair::<u8, i16>(io).map(|(x, y)| k::cast_from_bool_bytes(x, y)),
+        DType::I8 => io_pair::<u8, i8>(io).map(|(x, y)| k::cast_from_bool_bytes(x, y)),
+        DType::U8 | DType::Bool => {
+            io_pair::<u8, u8>(io).map(|(x, y)| k::cast_from_bool_bytes(x, y))
+        }
+        t => Err(io.err(format!("CAST to {t} is not supported"))),
+    }
+}
+
+fn exec_per_channel<T: Quantized + bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    pc: &PerChannel,
+) -> Result<()> {
+    let p = &pc.params;
+    let n = p
+        .outer
+        .checked_mul(p.channels)
+        .and_then(|v| v.checked_mul(p.inner));
+    let (x, y) = io_pair::<T, f32>(io)?;
+    if n != Some(x.len()) || pc.scales.len() != p.channels || pc.zero_points.len() != p.channels {
+        return Err(io.err("operand size does not match the per-axis quantization"));
+    }
+    k::per_channel_dequantize(p, &pc.scales, &pc.zero_points, x, y);
+    Ok(())
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::QuantizeF32ToI8(_) => "quantize_f32_i8",
+            Kernel::QuantizeF32ToU8(_) => "quantize_f32_u8",
+            Kernel::RequantizeI8ToI8(_) => "requantize_i8_i8",
+            Kernel::RequantizeI8ToU8(_) => "requantize_i8_u8",
+            Kernel::RequantizeU8ToI8(_) => "requantize_u8_i8",
+            Kernel::RequantizeU8ToU8(_) => "requantize_u8_u8",
+            Kernel::DequantizeI8(_) => "dequantize_i8",
+            Kernel::DequantizeU8(_) => "dequantize_u8",
+            Kernel::DequantizeI16(_) => "dequantize_i16",
+            Kernel::DequantizeF16 => "dequantize_f16",
+            Kernel::DequantizePerChannelI8(_) => "dequantize_per_channel_i8",
+            Kernel::DequantizePerChannelU8(_) => "dequantize_per_channel_u8",
+            Kernel::Cast { .. } => "cast",
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand and result of different element counts; an unsupported CAST type.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::QuantizeF32ToI8(p) => {
+                io_pair::<f32, i8>(io).map(|(x, y)| k::affine_quantize(p, x, y))
+            }
+            Kernel::QuantizeF32ToU8(p) => {
+                io_pair::<f32, u8>(io).map(|(x, y)| k::affine_quantize(p, x, y))
+            }
+            Kernel::RequantizeI8ToI8(p) => {
+                io_pair::<i8, i8>(io).map(|(x, y)| k::requantize(p, x, y))
+            }
+            Kernel::RequantizeI8ToU8(p) => {
+                io_pair::<i8, u8>(io).map(|(x, y)| k::requantize(p, x, y))
+            }
+            Kernel::RequantizeU8ToI8(p) => {
+                io_pair::<u8, i8>(io).map(|(x, y)| k::requantize(p, x, y))
+            }
+            Kernel::RequantizeU8ToU8(p) => {
+                io_pair::<u8, u8>(io).map(|(x, y)| k::requantize(p, x, y))
+            }
+            Kernel::DequantizeI8(p) => io_pair::<i8, f32>(io).map(|(x, y)| k::dequantize(p, x, y)),
+            Kernel::DequantizeU8(p) => io_pair::<u8, f32>(io).map(|(x, y)| k::dequantize(p, x, y)),
+            Kernel::DequantizeI16(p) => {
+                io_pair::<i16, f32>(io).map(|(x, y)| k::dequantize(p, x, y))
+            }
+            Kernel::DequantizeF16 => io_pair::<u16, f32>(io).map(|(x, y)| k::dequantize_f16(x, y)),
+            Kernel::DequantizePerChannelI8(pc) => exec_per_channel::<i8>(io, pc),
+            Kernel::DequantizePerChannelU8(pc) => exec_per_channel::<u8>(io, pc),
+            Kernel::Cast { from, to } => match from {
+                DType::F32 => exec_cast_from::<f32>(io, *to),
+                DType::I32 => exec_cast_from::<i32>(io, *to),
+                DType::I64 => exec_cast_from::<i64>(io, *to),
+                DType::I16 => exec_cast_from::<i16>(io, *to),
+                DType::I8 => exec_cast_from::<i8>(io, *to),
+                DType::U8 => exec_cast_from::<u8>(io, *to),
+                DType::Bool => exec_cast_from_bool(io, *to),
+                t => Err(io.err(format!("CAST from {t} is not supported"))),
+            },
+        }
+    }
 }
