@@ -17,9 +17,11 @@ use mvcc_runtime::kernels::binary::BroadcastShape;
 use mvcc_runtime::kernels::common::{ActF32, ActQ};
 
 use super::binary::broadcast_shape;
-use super::{EvalCx, InferCx};
+use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{DType, LeakyReluAttrs, Shape};
+use crate::lower::{LowerCx, Step};
 use crate::quant::{qrange, quantize_multiplier};
 
 const TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8];
@@ -79,39 +81,6 @@ fn relu_q_params(cx: &InferCx<'_>, b: Bounds) -> Result<ReluQParams> {
         output: quantize_multiplier(f64::from(si / so)),
         act: ActQ { min, max },
     })
-}
-
-fn eval_relu_family(cx: &mut EvalCx<'_>, b: Bounds) -> Result<()> {
-    let icx = cx.infer_cx();
-    match icx.input(0)?.dtype {
-        DType::F32 => {
-            let act = ActF32 {
-                min: b.min,
-                max: b.max,
-            };
-            run::<f32>(cx, |x, o| k::relu_f32(act, x, o))
-        }
-        DType::I8 => {
-            let p = relu_q_params(&icx, b)?;
-            run::<i8>(cx, |x, o| k::relu_q(&p, x, o))
-        }
-        DType::U8 => {
-            let p = relu_q_params(&icx, b)?;
-            run::<u8>(cx, |x, o| k::relu_q(&p, x, o))
-        }
-        t => Err(icx.unsupported(format!("{t} operand"))),
-    }
-}
-
-/// Runs `f` on operand 0 and result 0 as `T`.
-fn run<T: bytemuck::Pod>(cx: &mut EvalCx<'_>, f: impl FnOnce(&[T], &mut [T])) -> Result<()> {
-    let x = cx.input::<T>(0)?;
-    let out = cx.output::<T>(0)?;
-    if out.len() == x.len() {
-        f(x, out);
-        return Ok(());
-    }
-    Err(cx.err("operand and result sizes differ"))
 }
 
 /// RELU.
@@ -175,21 +144,6 @@ pub fn infer_hard_swish(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
     Ok(shapes)
 }
 
-/// RELU with the reference kernels.
-pub fn eval_relu(cx: &mut EvalCx<'_>) -> Result<()> {
-    eval_relu_family(cx, RELU)
-}
-
-/// RELU6 with the reference kernels.
-pub fn eval_relu6(cx: &mut EvalCx<'_>) -> Result<()> {
-    eval_relu_family(cx, RELU6)
-}
-
-/// RELU_N1_TO_1 with the reference kernels.
-pub fn eval_relu_n1_to_1(cx: &mut EvalCx<'_>) -> Result<()> {
-    eval_relu_family(cx, RELU_N1_TO_1)
-}
-
 /// `LeakyReluPrepare`: `S_in · alpha / S_out` and `S_in / S_out` in float, quantized in double.
 fn leaky_relu_q_params(cx: &InferCx<'_>, a: &LeakyReluAttrs) -> Result<LeakyReluQParams> {
     let (si, zi) = cx.per_tensor_quant(cx.input(0)?)?;
@@ -200,26 +154,6 @@ fn leaky_relu_q_params(cx: &InferCx<'_>, a: &LeakyReluAttrs) -> Result<LeakyRelu
         identity: quantize_multiplier(f64::from(si / so)),
         alpha: quantize_multiplier(f64::from(si * a.alpha / so)),
     })
-}
-
-/// LEAKY_RELU with the reference kernels.
-pub fn eval_leaky_relu(cx: &mut EvalCx<'_>, a: &LeakyReluAttrs) -> Result<()> {
-    let icx = cx.infer_cx();
-    match icx.input(0)?.dtype {
-        DType::F32 => {
-            let alpha = a.alpha;
-            run::<f32>(cx, |x, o| k::leaky_relu_f32(alpha, x, o))
-        }
-        DType::I8 => {
-            let p = leaky_relu_q_params(&icx, a)?;
-            run::<i8>(cx, |x, o| k::leaky_relu_q(&p, x, o))
-        }
-        DType::U8 => {
-            let p = leaky_relu_q_params(&icx, a)?;
-            run::<u8>(cx, |x, o| k::leaky_relu_q(&p, x, o))
-        }
-        t => Err(icx.unsupported(format!("{t} operand"))),
-    }
 }
 
 fn prelu_layout(cx: &InferCx<'_>) -> Result<BroadcastShape> {
@@ -245,45 +179,6 @@ fn prelu_q_params(cx: &InferCx<'_>) -> Result<PreluQParams> {
         output1: quantize_multiplier(f64::from(si / so)),
         output2: quantize_multiplier(f64::from(si * sa / so)),
     })
-}
-
-/// Runs a PRELU kernel on input, alpha and result as `T`.
-fn run_prelu<T: bytemuck::Pod>(
-    cx: &mut EvalCx<'_>,
-    shape: &BroadcastShape,
-    f: impl FnOnce(&[T], &[T], &mut [T]),
-) -> Result<()> {
-    let (x, alpha) = (cx.input::<T>(0)?, cx.input::<T>(1)?);
-    if x.len() != shape.len1() || alpha.len() != shape.len2() {
-        return Err(cx.err("operand sizes do not match their shapes"));
-    }
-    let n = shape.num_elements();
-    let out = cx.output::<T>(0)?;
-    if out.len() == n {
-        f(x, alpha, out);
-        return Ok(());
-    }
-    Err(cx.err("result size does not match the input's"))
-}
-
-/// PRELU with the reference kernels.
-pub fn eval_prelu(cx: &mut EvalCx<'_>) -> Result<()> {
-    let icx = cx.infer_cx();
-    match icx.input(0)?.dtype {
-        DType::F32 => {
-            let s = prelu_layout(&icx)?;
-            run_prelu::<f32>(cx, &s, |x, a, o| k::prelu_f32(&s, x, a, o))
-        }
-        DType::I8 => {
-            let p = prelu_q_params(&icx)?;
-            run_prelu::<i8>(cx, &p.shape, |x, a, o| k::prelu_q(&p, x, a, o))
-        }
-        DType::U8 => {
-            let p = prelu_q_params(&icx)?;
-            run_prelu::<u8>(cx, &p.shape, |x, a, o| k::prelu_q(&p, x, a, o))
-        }
-        t => Err(icx.unsupported(format!("{t} operands"))),
-    }
 }
 
 /// TFLite's `DownScaleInt32ToInt16Multiplier`: a Q31 multiplier rounded to Q15.
@@ -327,20 +222,333 @@ fn hard_swish_params_from(si: f32, zi: i32, so: f32, zo: i32) -> Option<HardSwis
     })
 }
 
+/// The RELU-family kernel for `b` (a clamp in float; `QuantizedReluX` otherwise).
+fn relu_kernel(cx: &InferCx<'_>, b: Bounds) -> Result<Kernel> {
+    Ok(match cx.input(0)?.dtype {
+        DType::F32 => Kernel::ReluF32(ActF32 {
+            min: b.min,
+            max: b.max,
+        }),
+        dtype => Kernel::ReluQ {
+            dtype,
+            params: relu_q_params(cx, b)?,
+        },
+    })
+}
+
+/// The op's kernel with parameters computed once. The result may overwrite operand 0: every
+/// kernel reads input element `i` only to compute result element `i` (PRELU's input has the
+/// result's shape; only alpha broadcasts).
+fn plan(cx: &InferCx<'_>, op: ActOp<'_>) -> Result<Lowered<Kernel>> {
+    let dtype = cx.input(0)?.dtype;
+    if !TYPES.contains(&dtype) {
+        return Err(cx.unsupported(format!("{dtype} operand")));
+    }
+    let float = dtype == DType::F32;
+    let kernel = match op {
+        ActOp::Relu(b) => relu_kernel(cx, b)?,
+        ActOp::LeakyRelu(a) if float => Kernel::LeakyReluF32 { alpha: a.alpha },
+        ActOp::LeakyRelu(a) => Kernel::LeakyReluQ {
+            dtype,
+            params: leaky_relu_q_params(cx, a)?,
+        },
+        ActOp::Prelu if float => Kernel::PreluF32(prelu_layout(cx)?),
+        ActOp::Prelu => Kernel::PreluQ {
+            dtype,
+            params: prelu_q_params(cx)?,
+        },
+        ActOp::HardSwish if float => Kernel::HardSwishF32,
+        ActOp::HardSwish => Kernel::HardSwishQ {
+            dtype,
+            params: hard_swish_q_params(cx)?,
+        },
+    };
+    let mut l = Lowered::new(kernel);
+    l.in_place = Some(0);
+    Ok(l)
+}
+
+/// The ops of this family.
+#[derive(Clone, Copy, Debug)]
+enum ActOp<'a> {
+    Relu(Bounds),
+    LeakyRelu(&'a LeakyReluAttrs),
+    Prelu,
+    HardSwish,
+}
+
+/// RELU's kernel.
+///
+/// # Errors
+/// Unsupported types; invalid quantization.
+pub fn plan_relu(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    plan(cx, ActOp::Relu(RELU))
+}
+
+/// RELU6's kernel.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn plan_relu6(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    plan(cx, ActOp::Relu(RELU6))
+}
+
+/// RELU_N1_TO_1's kernel.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn plan_relu_n1_to_1(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    plan(cx, ActOp::Relu(RELU_N1_TO_1))
+}
+
+/// LEAKY_RELU's kernel.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn plan_leaky_relu(cx: &InferCx<'_>, a: &LeakyReluAttrs) -> Result<Lowered<Kernel>> {
+    plan(cx, ActOp::LeakyRelu(a))
+}
+
+/// PRELU's kernel.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn plan_prelu(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    plan(cx, ActOp::Prelu)
+}
+
+/// HARD_SWISH's kernel.
+///
+/// # Errors
+/// As [`plan_relu`]; scales TFLite rejects.
+pub fn plan_hard_swish(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    plan(cx, ActOp::HardSwish)
+}
+
+/// RELU with the reference kernels (the lowered kernel on the op's values).
+pub fn eval_relu(cx: &mut EvalCx<'_>) -> Result<()> {
+    plan_relu(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
+/// RELU6 with the reference kernels.
+pub fn eval_relu6(cx: &mut EvalCx<'_>) -> Result<()> {
+    plan_relu6(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
+/// RELU_N1_TO_1 with the reference kernels.
+pub fn eval_relu_n1_to_1(cx: &mut EvalCx<'_>) -> Result<()> {
+    plan_relu_n1_to_1(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
+/// LEAKY_RELU with the reference kernels.
+pub fn eval_leaky_relu(cx: &mut EvalCx<'_>, a: &LeakyReluAttrs) -> Result<()> {
+    plan_leaky_relu(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
+}
+
+/// PRELU with the reference kernels.
+pub fn eval_prelu(cx: &mut EvalCx<'_>) -> Result<()> {
+    plan_prelu(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
 /// HARD_SWISH with the reference kernels.
 pub fn eval_hard_swish(cx: &mut EvalCx<'_>) -> Result<()> {
-    let icx = cx.infer_cx();
-    match icx.input(0)?.dtype {
-        DType::F32 => run::<f32>(cx, k::hard_swish_f32),
-        DType::I8 => {
-            let p = hard_swish_q_params(&icx)?;
-            run::<i8>(cx, |x, o| k::hard_swish_q(&p, x, o))
+    plan_hard_swish(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
+fn step(cx: &mut LowerCx<'_>, l: Lowered<Kernel>) -> Result<Vec<Step>> {
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Activation)?])
+}
+
+/// Lowers RELU to one step.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn lower_relu(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_relu(&cx.icx)?;
+    step(cx, l)
+}
+
+/// Lowers RELU6 to one step.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn lower_relu6(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_relu6(&cx.icx)?;
+    step(cx, l)
+}
+
+/// Lowers RELU_N1_TO_1 to one step.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn lower_relu_n1_to_1(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_relu_n1_to_1(&cx.icx)?;
+    step(cx, l)
+}
+
+/// Lowers LEAKY_RELU to one step.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn lower_leaky_relu(cx: &mut LowerCx<'_>, a: &LeakyReluAttrs) -> Result<Vec<Step>> {
+    let l = plan_leaky_relu(&cx.icx, a)?;
+    step(cx, l)
+}
+
+/// Lowers PRELU to one step.
+///
+/// # Errors
+/// As [`plan_relu`].
+pub fn lower_prelu(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_prelu(&cx.icx)?;
+    step(cx, l)
+}
+
+/// Lowers HARD_SWISH to one step.
+///
+/// # Errors
+/// As [`plan_hard_swish`].
+pub fn lower_hard_swish(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_hard_swish(&cx.icx)?;
+    step(cx, l)
+}
+
+/// The `activation` family's kernels. Operand the input (PRELU: input and alpha), result of the
+/// input's type and shape; `dtype` (`I8` or `U8`) selects the element type of quantized ones.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// Float RELU, RELU6, RELU_N1_TO_1: a clamp.
+    ReluF32(ActF32),
+    /// Quantized RELU family (`QuantizedReluX`).
+    ReluQ {
+        /// `I8` or `U8`.
+        dtype: DType,
+        /// Offsets, multiplier, bounds.
+        params: ReluQParams,
+    },
+    /// Float LEAKY_RELU.
+    LeakyReluF32 {
+        /// Slope below zero.
+        alpha: f32,
+    },
+    /// Quantized LEAKY_RELU.
+    LeakyReluQ {
+        /// `I8` or `U8`.
+        dtype: DType,
+        /// Offsets and multipliers.
+        params: LeakyReluQParams,
+    },
+    /// Float PRELU (alpha broadcast to the input).
+    PreluF32(BroadcastShape),
+    /// Quantized PRELU.
+    PreluQ {
+        /// `I8` or `U8`.
+        dtype: DType,
+        /// Broadcast layout, offsets and multipliers.
+        params: PreluQParams,
+    },
+    /// Float HARD_SWISH.
+    HardSwishF32,
+    /// Quantized HARD_SWISH.
+    HardSwishQ {
+        /// `I8` or `U8`.
+        dtype: DType,
+        /// Offsets and Q15 multipliers.
+        params: HardSwishQParams,
+    },
+}
+
+/// Runs `f` on operand 0 and result 0 as `T`.
+fn run<T: bytemuck::Pod>(io: &mut StepIo<'_>, f: impl FnOnce(&[T], &mut [T])) -> Result<()> {
+    let x = io.input::<T>(0)?;
+    if io.output::<T>(0)?.len() != x.len() {
+        return Err(io.err("operand and result sizes differ"));
+    }
+    f(x, io.output::<T>(0)?);
+    Ok(())
+}
+
+/// Runs a PRELU kernel on input, alpha and result as `T`.
+fn run_prelu<T: bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    shape: &BroadcastShape,
+    f: impl FnOnce(&[T], &[T], &mut [T]),
+) -> Result<()> {
+    let (x, alpha) = (io.input::<T>(0)?, io.input::<T>(1)?);
+    if x.len() != shape.len1() || alpha.len() != shape.len2() {
+        return Err(io.err("operand sizes do not match their shapes"));
+    }
+    if io.output::<T>(0)?.len() != shape.num_elements() {
+        return Err(io.err("result size does not match the input's"));
+    }
+    f(x, alpha, io.output::<T>(0)?);
+    Ok(())
+}
+
+/// Runs a quantized one-operand kernel generic over the element type on `dtype`.
+macro_rules! quantized {
+    ($io:expr, $dtype:expr, |$x:ident, $o:ident| $body:expr) => {
+        match $dtype {
+            DType::I8 => run::<i8>($io, |$x, $o| $body),
+            DType::U8 => run::<u8>($io, |$x, $o| $body),
+            t => Err($io.err(format!("no quantized kernel for {t}"))),
         }
-        DType::U8 => {
-            let p = hard_swish_q_params(&icx)?;
-            run::<u8>(cx, |x, o| k::hard_swish_q(&p, x, o))
+    };
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        let q = |dtype: &DType, i8: &'static str, u8: &'static str| {
+            if *dtype == DType::U8 {
+                u8
+            } else {
+                i8
+            }
+        };
+        match self {
+            Kernel::ReluF32(_) => "relu_f32",
+            Kernel::ReluQ { dtype, .. } => q(dtype, "relu_i8", "relu_u8"),
+            Kernel::LeakyReluF32 { .. } => "leaky_relu_f32",
+            Kernel::LeakyReluQ { dtype, .. } => q(dtype, "leaky_relu_i8", "leaky_relu_u8"),
+            Kernel::PreluF32(_) => "prelu_f32",
+            Kernel::PreluQ { dtype, .. } => q(dtype, "prelu_i8", "prelu_u8"),
+            Kernel::HardSwishF32 => "hard_swish_f32",
+            Kernel::HardSwishQ { dtype, .. } => q(dtype, "hard_swish_i8", "hard_swish_u8"),
         }
-        t => Err(icx.unsupported(format!("{t} operand"))),
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::ReluF32(act) => run::<f32>(io, |x, o| k::relu_f32(*act, x, o)),
+            Kernel::ReluQ { dtype, params } => {
+                quantized!(io, dtype, |x, o| k::relu_q(params, x, o))
+            }
+            Kernel::LeakyReluF32 { alpha } => {
+                run::<f32>(io, |x, o| k::leaky_relu_f32(*alpha, x, o))
+            }
+            Kernel::LeakyReluQ { dtype, params } => {
+                quantized!(io, dtype, |x, o| k::leaky_relu_q(params, x, o))
+            }
+            Kernel::PreluF32(s) => run_prelu::<f32>(io, s, |x, a, o| k::prelu_f32(s, x, a, o)),
+            Kernel::PreluQ { dtype, params } => match dtype {
+                DType::I8 => {
+                    run_prelu::<i8>(io, &params.shape, |x, a, o| k::prelu_q(params, x, a, o))
+                }
+                DType::U8 => {
+                    run_prelu::<u8>(io, &params.shape, |x, a, o| k::prelu_q(params, x, a, o))
+                }
+                t => Err(io.err(format!("no quantized kernel for {t}"))),
+            },
+            Kernel::HardSwishF32 => run::<f32>(io, k::hard_swish_f32),
+            Kernel::HardSwishQ { dtype, params } => {
+                quantized!(io, dtype, |x, o| k::hard_swish_q(params, x, o))
+            }
+        }
     }
 }
 
@@ -388,55 +596,5 @@ mod tests {
             assert!((want - i32::from(o)).abs() <= 2, "{q}: {o} vs {want}");
         }
         assert!(hard_swish_params_from(0.5, 0, 0.001, 0).is_none());
-    }
-}
-
-/// Lowers Relu (transitional: evaluated from the graph).
-pub fn lower_relu(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers Relu6 (transitional: evaluated from the graph).
-pub fn lower_relu6(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers ReluN1To1 (transitional: evaluated from the graph).
-pub fn lower_relu_n1_to_1(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers LeakyRelu (transitional: evaluated from the graph).
-pub fn lower_leaky_relu(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::LeakyReluAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers Prelu (transitional: evaluated from the graph).
-pub fn lower_prelu(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers HardSwish (transitional: evaluated from the graph).
-pub fn lower_hard_swish(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `activation` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

@@ -15,24 +15,27 @@
 //! Float activations `(float input, int8/uint8 weights)` are TFLite's hybrid kernels, written only
 //! by dynamic-range quantization: unsupported.
 
-use mvcc_runtime::kernels::common::{ActF32, Requant};
+use mvcc_runtime::kernels::common::{ActF32, Quantized, Requant};
 use mvcc_runtime::kernels::conv_2d::{
-    conv_2d_f32, conv_2d_q, Conv2dParams, ConvGeometry, ConvQuant,
+    blocked_len, fold_bias, pack_cols_blocked, pack_rows_blocked, Conv2dParams, ConvGeometry,
+    ConvQuant,
 };
-use mvcc_runtime::kernels::depthwise_conv_2d::{
-    depthwise_conv_2d_f32, depthwise_conv_2d_q, DepthwiseConv2dParams,
-};
-use mvcc_runtime::kernels::transpose_conv::{
-    transpose_conv_f32, transpose_conv_q, TransposeConvParams,
-};
+use mvcc_runtime::kernels::depthwise_conv_2d::DepthwiseConv2dParams;
+use mvcc_runtime::kernels::transpose_conv::TransposeConvParams;
 
-use super::{EvalCx, InferCx};
+use super::{const_data, EvalCx, InferCx, Lowered};
 use crate::error::Result;
 use crate::ir::{
     Activation, Conv2dAttrs, DType, DepthwiseConv2dAttrs, Padding, Shape, Tensor,
     TransposeConvAttrs,
 };
+use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q, quantize_multiplier};
+
+mod kernel;
+
+pub use kernel::Kernel;
+pub(crate) use kernel::Operands;
 
 /// TFLite's `ComputeOutSize`: the output length along one axis, or `None` when the (dilated)
 /// filter does not fit a VALID window into the input.
@@ -478,420 +481,263 @@ pub fn infer_transpose_conv(cx: &InferCx<'_>, a: &TransposeConvAttrs) -> Result<
     Ok(vec![out_shape(&p.geom)])
 }
 
-/// Checks that the operand buffers hold what the geometry says (the interpreter sizes them from
-/// the tensors, so this only fails on an unverified graph).
-fn check_lens(cx: &EvalCx<'_>, slots: &[(usize, usize)], out_len: usize) -> Result<()> {
-    for &(slot, want) in slots {
-        let t = cx.in_tensor(slot)?;
-        if t.num_elements() != want {
-            return Err(cx.err(format!(
-                "input {slot} has {} elements, expected {want}",
-                t.num_elements()
-            )));
-        }
-    }
-    if cx.out_tensor(0)?.num_elements() != out_len {
-        return Err(cx.err("output size does not match the shape rule"));
-    }
-    Ok(())
+/// How a convolution-like step (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) reads its weight
+/// operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weights {
+    /// Pre-packed at compile time into the blob. Operand 1 holds the filter in output-channel
+    /// blocks of 16 (`mvcc_runtime::kernels::conv_2d::OC_BLOCK`), zero-padded: `[ceil(Co/16)][K][16]` with `K = Kh·Kw·Ci/groups`
+    /// taps for CONV_2D (tap order `(fy, fx, ic)`), `K = Kh·Kw` for DEPTHWISE_CONV_2D (tap order
+    /// `(fy, fx)`) and `K = depth` for FULLY_CONNECTED. Operand 2 is always present: the float
+    /// bias (zeros when the model has none), or for quantized ops the `i32` bias with the
+    /// input-independent zero-point terms folded in,
+    /// `bias'[c] = bias[c] − Z_in · Σ_k (w[c][k] − Z_w)` in wrapping `i32` (see
+    /// `mvcc_runtime::kernels::conv_2d::fold_bias`); for uint8 the input-dependent
+    /// `−Z_w · Σ x` term stays in the kernel. Padding taps are read as `Z_in`, which makes the
+    /// result bit-identical to TFLite's form, which skips them.
+    Packed,
+    /// As in the model (TFLite's layouts, the optional model bias, TFLite's arithmetic): for
+    /// filters or biases that are not compile-time constants.
+    Model,
 }
 
-/// Runs CONV_2D with the reference kernels.
-pub fn eval_conv_2d(cx: &mut EvalCx<'_>, a: &Conv2dAttrs) -> Result<()> {
-    let (p, num) = conv_2d_params(&cx.infer_cx(), a)?;
-    check_lens(
-        cx,
-        &[(0, p.geom.input_len()), (1, p.filter_len())],
-        p.geom.output_len(),
-    )?;
-    match num {
-        ConvNumerics::F32(act) => {
-            let (x, w, b) = (
-                cx.input::<f32>(0)?,
-                cx.input::<f32>(1)?,
-                cx.opt_input::<f32>(2)?,
-            );
-            conv_2d_f32(&p, act, x, w, b, cx.output::<f32>(0)?);
+/// Packs the weights (operand 1) and bias (operand 2) of a convolution-like op for
+/// [`Weights::Packed`]: `n` output channels of `k` taps, stored row-major `[n][k]` (`cols`
+/// false) or column-major `[k][n]` (`cols` true, DEPTHWISE_CONV_2D). `offsets` are the quantized
+/// op's `(input_offset, filter_offset)`. `None` when the filter or the bias is not a constant.
+pub fn pack_weights(
+    cx: &InferCx<'_>,
+    dtype: DType,
+    n: usize,
+    k: usize,
+    cols: bool,
+    offsets: (i32, i32),
+) -> Option<Vec<(usize, Vec<u8>)>> {
+    fn pack<W: Copy + Default>(n: usize, k: usize, cols: bool, src: &[W]) -> Option<Vec<W>> {
+        if src.len() != n.checked_mul(k)? {
+            return None;
         }
+        let mut dst = vec![W::default(); blocked_len(n, k)];
+        if cols {
+            pack_cols_blocked(n, k, src, &mut dst);
+        } else {
+            pack_rows_blocked(n, k, src, &mut dst);
+        }
+        Some(dst)
+    }
+    fn bias<B: bytemuck::Pod + Default>(cx: &InferCx<'_>, n: usize) -> Option<Vec<B>> {
+        let b = match cx.opt_input(2) {
+            Some(_) => const_data::<B>(cx, 2)?,
+            None => vec![B::default(); n],
+        };
+        (b.len() == n).then_some(b)
+    }
+    fn quantized<W: Quantized + bytemuck::Pod>(
+        cx: &InferCx<'_>,
+        n: usize,
+        k: usize,
+        cols: bool,
+        (input_offset, filter_offset): (i32, i32),
+    ) -> Option<Vec<(usize, Vec<u8>)>> {
+        let w = const_data::<W>(cx, 1)?;
+        let b = bias::<i32>(cx, n)?;
+        let packed = pack(n, k, cols, &w)?;
+        let mut folded = vec![0i32; n];
+        let weight = |c: usize, i: usize| {
+            let at = if cols { i * n + c } else { c * k + i };
+            w[at].to_i32()
+        };
+        fold_bias(
+            n,
+            k,
+            input_offset,
+            filter_offset,
+            weight,
+            Some(&b),
+            &mut folded,
+        );
+        Some(vec![
+            (1, bytemuck::cast_slice(&packed).to_vec()),
+            (2, bytemuck::cast_slice(&folded).to_vec()),
+        ])
+    }
+    match dtype {
+        DType::F32 => {
+            let w = const_data::<f32>(cx, 1)?;
+            let b = bias::<f32>(cx, n)?;
+            let packed = pack(n, k, cols, &w)?;
+            Some(vec![
+                (1, bytemuck::cast_slice(&packed).to_vec()),
+                (2, bytemuck::cast_slice(&b).to_vec()),
+            ])
+        }
+        DType::I8 => quantized::<i8>(cx, n, k, cols, offsets),
+        DType::U8 => quantized::<u8>(cx, n, k, cols, offsets),
+        _ => None,
+    }
+}
+
+/// The kernel of a convolution-like op from its numerics: `f32` or `q` builds the variant, given
+/// the weights' form; the weights are packed when they are constants.
+fn conv_like(
+    cx: &InferCx<'_>,
+    num: ConvNumerics,
+    n: usize,
+    k: usize,
+    cols: bool,
+    f32: impl FnOnce(ActF32, Weights) -> Kernel,
+    q: impl FnOnce(DType, ConvQuant, Vec<Requant>, Weights) -> Kernel,
+) -> Lowered<Kernel> {
+    let (dtype, offsets) = match &num {
+        ConvNumerics::F32(_) => (DType::F32, (0, 0)),
+        ConvNumerics::Quant { dtype, q, .. } => (*dtype, (q.input_offset, q.filter_offset)),
+    };
+    let packed = pack_weights(cx, dtype, n, k, cols, offsets);
+    let weights = if packed.is_some() {
+        Weights::Packed
+    } else {
+        Weights::Model
+    };
+    let kernel = match num {
+        ConvNumerics::F32(act) => f32(act, weights),
         ConvNumerics::Quant {
-            dtype: DType::U8,
+            dtype,
+            q: cq,
+            requant,
+        } => q(dtype, cq, requant, weights),
+    };
+    let mut l = Lowered::new(kernel);
+    l.packed = packed.unwrap_or_default();
+    l
+}
+
+/// CONV_2D's kernel: parameters computed once, weights packed and bias folded when constant.
+///
+/// # Errors
+/// As [`conv_2d_params`].
+pub fn plan_conv_2d(cx: &InferCx<'_>, a: &Conv2dAttrs) -> Result<Lowered<Kernel>> {
+    let (params, num) = conv_2d_params(cx, a)?;
+    let g = &params.geom;
+    let k = g.filter_h * g.filter_w * params.filter_in_c();
+    Ok(conv_like(
+        cx,
+        num,
+        g.out_c,
+        k,
+        false,
+        |act, weights| Kernel::Conv2dF32 {
+            params,
+            act,
+            weights,
+        },
+        |dtype, q, requant, weights| Kernel::Conv2dQ {
+            dtype,
+            params,
             q,
             requant,
-        } => {
-            let (x, w, b) = (
-                cx.input::<u8>(0)?,
-                cx.input::<u8>(1)?,
-                cx.opt_input::<i32>(2)?,
-            );
-            conv_2d_q(&p, &q, &requant, x, w, b, cx.output::<u8>(0)?);
+            weights,
+        },
+    ))
+}
+
+/// DEPTHWISE_CONV_2D's kernel: parameters computed once, weights packed and bias folded when
+/// constant.
+///
+/// # Errors
+/// As [`depthwise_conv_2d_params`].
+pub fn plan_depthwise_conv_2d(
+    cx: &InferCx<'_>,
+    a: &DepthwiseConv2dAttrs,
+) -> Result<Lowered<Kernel>> {
+    let (params, num) = depthwise_conv_2d_params(cx, a)?;
+    let g = &params.geom;
+    Ok(conv_like(
+        cx,
+        num,
+        g.out_c,
+        g.filter_h * g.filter_w,
+        true,
+        |act, weights| Kernel::DepthwiseConv2dF32 {
+            params,
+            act,
+            weights,
+        },
+        |dtype, q, requant, weights| Kernel::DepthwiseConv2dQ {
+            dtype,
+            params,
+            q,
+            requant,
+            weights,
+        },
+    ))
+}
+
+/// TRANSPOSE_CONV's kernel (weights in the model's layout); the quantized kernels accumulate in
+/// `i32` scratch of the output's size.
+///
+/// # Errors
+/// As [`transpose_conv_params`].
+pub fn plan_transpose_conv(cx: &InferCx<'_>, a: &TransposeConvAttrs) -> Result<Lowered<Kernel>> {
+    let (params, num) = transpose_conv_params(cx, a)?;
+    Ok(match num {
+        ConvNumerics::F32(act) => Lowered::new(Kernel::TransposeConvF32 { params, act }),
+        ConvNumerics::Quant { dtype, q, requant } => {
+            let mut l = Lowered::new(Kernel::TransposeConvQ {
+                dtype,
+                params,
+                q,
+                requant,
+            });
+            l.scratch_bytes = params.geom.output_len() * std::mem::size_of::<i32>();
+            l
         }
-        ConvNumerics::Quant { q, requant, .. } => {
-            let (x, w, b) = (
-                cx.input::<i8>(0)?,
-                cx.input::<i8>(1)?,
-                cx.opt_input::<i32>(2)?,
-            );
-            conv_2d_q(&p, &q, &requant, x, w, b, cx.output::<i8>(0)?);
-        }
-    }
-    Ok(())
+    })
+}
+
+/// Runs CONV_2D with the reference kernels (the lowered kernel on the op's values).
+pub fn eval_conv_2d(cx: &mut EvalCx<'_>, a: &Conv2dAttrs) -> Result<()> {
+    plan_conv_2d(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
 }
 
 /// Runs DEPTHWISE_CONV_2D with the reference kernels.
 pub fn eval_depthwise_conv_2d(cx: &mut EvalCx<'_>, a: &DepthwiseConv2dAttrs) -> Result<()> {
-    let (p, num) = depthwise_conv_2d_params(&cx.infer_cx(), a)?;
-    check_lens(
-        cx,
-        &[(0, p.geom.input_len()), (1, p.filter_len())],
-        p.geom.output_len(),
-    )?;
-    match num {
-        ConvNumerics::F32(act) => {
-            let (x, w, b) = (
-                cx.input::<f32>(0)?,
-                cx.input::<f32>(1)?,
-                cx.opt_input::<f32>(2)?,
-            );
-            depthwise_conv_2d_f32(&p, act, x, w, b, cx.output::<f32>(0)?);
-        }
-        ConvNumerics::Quant {
-            dtype: DType::U8,
-            q,
-            requant,
-        } => {
-            let (x, w, b) = (
-                cx.input::<u8>(0)?,
-                cx.input::<u8>(1)?,
-                cx.opt_input::<i32>(2)?,
-            );
-            depthwise_conv_2d_q(&p, &q, &requant, x, w, b, cx.output::<u8>(0)?);
-        }
-        ConvNumerics::Quant { q, requant, .. } => {
-            let (x, w, b) = (
-                cx.input::<i8>(0)?,
-                cx.input::<i8>(1)?,
-                cx.opt_input::<i32>(2)?,
-            );
-            depthwise_conv_2d_q(&p, &q, &requant, x, w, b, cx.output::<i8>(0)?);
-        }
-    }
-    Ok(())
+    plan_depthwise_conv_2d(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
 }
 
-/// Runs TRANSPOSE_CONV with the reference kernels (the quantized ones accumulate in a scratch
-/// buffer allocated here).
+/// Runs TRANSPOSE_CONV with the reference kernels.
 pub fn eval_transpose_conv(cx: &mut EvalCx<'_>, a: &TransposeConvAttrs) -> Result<()> {
-    let (p, num) = transpose_conv_params(&cx.infer_cx(), a)?;
-    let g = p.geom;
-    let filter_len = g.out_c * g.filter_h * g.filter_w * g.in_c;
-    check_lens(cx, &[(2, g.input_len()), (1, filter_len)], g.output_len())?;
-    match num {
-        ConvNumerics::F32(act) => {
-            let (w, x, b) = (
-                cx.input::<f32>(1)?,
-                cx.input::<f32>(2)?,
-                cx.opt_input::<f32>(3)?,
-            );
-            transpose_conv_f32(&p, act, x, w, b, cx.output::<f32>(0)?);
-        }
-        ConvNumerics::Quant {
-            dtype: DType::U8,
-            q,
-            requant,
-        } => {
-            let (w, x, b) = (
-                cx.input::<u8>(1)?,
-                cx.input::<u8>(2)?,
-                cx.opt_input::<i32>(3)?,
-            );
-            let mut scratch = vec![0i32; g.output_len()];
-            transpose_conv_q(&p, &q, &requant, x, w, b, &mut scratch, cx.output::<u8>(0)?);
-        }
-        ConvNumerics::Quant { q, requant, .. } => {
-            let (w, x, b) = (
-                cx.input::<i8>(1)?,
-                cx.input::<i8>(2)?,
-                cx.opt_input::<i32>(3)?,
-            );
-            let mut scratch = vec![0i32; g.output_len()];
-            transpose_conv_q(&p, &q, &requant, x, w, b, &mut scratch, cx.output::<i8>(0)?);
-        }
-    }
-    Ok(())
+    plan_transpose_conv(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers CONV_2D to one step.
+///
+/// # Errors
+/// As [`conv_2d_params`].
+pub fn lower_conv_2d(cx: &mut LowerCx<'_>, a: &Conv2dAttrs) -> Result<Vec<Step>> {
+    let l = plan_conv_2d(&cx.icx, a)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Conv2d)?])
+}
+
+/// Lowers DEPTHWISE_CONV_2D to one step.
+///
+/// # Errors
+/// As [`depthwise_conv_2d_params`].
+pub fn lower_depthwise_conv_2d(
+    cx: &mut LowerCx<'_>,
+    a: &DepthwiseConv2dAttrs,
+) -> Result<Vec<Step>> {
+    let l = plan_depthwise_conv_2d(&cx.icx, a)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Conv2d)?])
+}
+
+/// Lowers TRANSPOSE_CONV to one step.
+///
+/// # Errors
+/// As [`transpose_conv_params`].
+pub fn lower_transpose_conv(cx: &mut LowerCx<'_>, a: &TransposeConvAttrs) -> Result<Vec<Step>> {
+    let l = plan_transpose_conv(&cx.icx, a)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Conv2d)?])
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ir::{Graph, Op, OpNode, Quant};
-
-    fn tensor(
-        name: &str,
-        dtype: DType,
-        shape: &[usize],
-        quant: Option<Quant>,
-        data: bool,
-    ) -> Tensor {
-        let len = shape.iter().product::<usize>() * dtype.size();
-        Tensor {
-            name: name.into(),
-            dtype,
-            shape: shape.to_vec(),
-            quant,
-            data: data.then(|| vec![0; len]),
-            tflite_index: None,
-        }
-    }
-
-    /// A one-op graph; `tensors[..n-1]` are the operands, the last the result.
-    fn graph(op: Op, tensors: Vec<Tensor>) -> Graph {
-        let mut g = Graph::new();
-        let ids: Vec<_> = tensors.into_iter().map(|t| g.add_tensor(t)).collect();
-        let (out, ins) = ids.split_last().unwrap();
-        g.add_op(OpNode {
-            op,
-            inputs: ins.iter().map(|&t| Some(t)).collect(),
-            outputs: vec![*out],
-            tflite_index: Some(0),
-            version: 1,
-        });
-        g
-    }
-
-    fn with_cx<R>(g: &Graph, f: impl FnOnce(&InferCx<'_>) -> R) -> R {
-        let id = g.op_ids()[0];
-        f(&InferCx {
-            graph: g,
-            node: g.op(id),
-        })
-    }
-
-    fn conv_attrs(padding: Padding, stride: usize) -> Conv2dAttrs {
-        Conv2dAttrs {
-            padding,
-            stride: [stride, stride],
-            dilation: [1, 1],
-            act: Activation::Relu6,
-        }
-    }
-
-    #[test]
-    fn out_size_matches_tflite() {
-        assert_eq!(out_size(Padding::Same, 224, 3, 2, 1), Some(112));
-        assert_eq!(out_size(Padding::Same, 7, 3, 2, 1), Some(4));
-        assert_eq!(out_size(Padding::Valid, 8, 3, 2, 1), Some(3));
-        assert_eq!(out_size(Padding::Valid, 8, 3, 1, 2), Some(4));
-        assert_eq!(out_size(Padding::Valid, 2, 3, 1, 1), None);
-        assert_eq!(out_size(Padding::Valid, 3, 3, 1, 1), Some(1));
-    }
-
-    #[test]
-    fn padding_puts_the_odd_one_after() {
-        // 224, 3x3, stride 2, SAME: out 112, total (111·2 + 3 − 224) = 1 → before 0.
-        assert_eq!(pad_before(2, 1, 224, 3, 112), 0);
-        // 8, 3x3, stride 1, SAME: total 2 → 1.
-        assert_eq!(pad_before(1, 1, 8, 3, 8), 1);
-        // dilation 2: effective 5, total 4 → 2.
-        assert_eq!(pad_before(1, 2, 8, 3, 8), 2);
-        // 8, 2x2, stride 2, SAME: total 0.
-        assert_eq!(pad_before(2, 1, 8, 2, 4), 0);
-    }
-
-    #[test]
-    fn uint8_multiplier_uses_the_float_product() {
-        // Scales of a real TF1 uint8 conv for which f32(S_in·S_w) changes the multiplier.
-        let (s_in, s_w, s_out) = (
-            f32::from_bits(0x3c00_8081),
-            f32::from_bits(0x3c11_0757),
-            f32::from_bits(0x3d13_37f3),
-        );
-        let g = graph(
-            Op::Conv2d(conv_attrs(Padding::Same, 2)),
-            vec![
-                tensor(
-                    "x",
-                    DType::U8,
-                    &[1, 7, 7, 3],
-                    Some(Quant::per_tensor(s_in, 128)),
-                    false,
-                ),
-                tensor(
-                    "w",
-                    DType::U8,
-                    &[4, 3, 3, 3],
-                    Some(Quant::per_tensor(s_w, 120)),
-                    true,
-                ),
-                tensor("b", DType::I32, &[4], None, true),
-                tensor(
-                    "y",
-                    DType::U8,
-                    &[1, 4, 4, 4],
-                    Some(Quant::per_tensor(s_out, 126)),
-                    false,
-                ),
-            ],
-        );
-        let (p, num) = with_cx(&g, |cx| conv_2d_params(cx, &conv_attrs(Padding::Same, 2))).unwrap();
-        assert_eq!((p.geom.out_h, p.geom.out_w, p.geom.pad), (4, 4, [1, 1]));
-        let ConvNumerics::Quant { dtype, q, requant } = num else {
-            panic!("not quantized")
-        };
-        assert_eq!(dtype, DType::U8);
-        assert_eq!(
-            requant,
-            vec![
-                Requant {
-                    multiplier: 2_123_836_235,
-                    shift: -9
-                };
-                4
-            ]
-        );
-        assert_eq!(
-            (q.input_offset, q.filter_offset, q.output_offset),
-            (-128, -120, 126)
-        );
-        // RELU6 with the output's scale: zero point .. 126 + round(6 / 0.0359).
-        assert_eq!((q.act.min, q.act.max), (126, 255));
-    }
-
-    #[test]
-    fn int8_per_channel_and_broadcast_filters() {
-        let attrs = conv_attrs(Padding::Valid, 1);
-        let build = |wq: Quant| {
-            graph(
-                Op::Conv2d(attrs.clone()),
-                vec![
-                    tensor(
-                        "x",
-                        DType::I8,
-                        &[1, 3, 3, 2],
-                        Some(Quant::per_tensor(0.5, -3)),
-                        false,
-                    ),
-                    tensor("w", DType::I8, &[2, 3, 3, 2], Some(wq), true),
-                    tensor(
-                        "y",
-                        DType::I8,
-                        &[1, 1, 1, 2],
-                        Some(Quant::per_tensor(0.25, 1)),
-                        false,
-                    ),
-                ],
-            )
-        };
-        let pc = Quant {
-            scale: vec![0.25, 1.5],
-            zero_point: vec![0, 0],
-            axis: 0,
-        };
-        let g = build(pc);
-        let (_, num) = with_cx(&g, |cx| conv_2d_params(cx, &attrs)).unwrap();
-        let ConvNumerics::Quant { requant, q, .. } = num else {
-            panic!("not quantized")
-        };
-        // 0.5 · 0.25 / 0.25 = 0.5 and 0.5 · 1.5 / 0.25 = 3.
-        assert_eq!(
-            requant,
-            vec![quantize_multiplier(0.5), quantize_multiplier(3.0)]
-        );
-        assert_eq!((q.input_offset, q.filter_offset), (3, 0));
-        let g = build(Quant::per_tensor(0.25, 0));
-        let (_, num) = with_cx(&g, |cx| conv_2d_params(cx, &attrs)).unwrap();
-        let ConvNumerics::Quant { requant, .. } = num else {
-            panic!("not quantized")
-        };
-        assert_eq!(requant, vec![quantize_multiplier(0.5); 2]);
-    }
-
-    #[test]
-    fn hybrid_and_int16_are_unsupported() {
-        let attrs = conv_attrs(Padding::Valid, 1);
-        let g = graph(
-            Op::Conv2d(attrs.clone()),
-            vec![
-                tensor("x", DType::F32, &[1, 3, 3, 2], None, false),
-                tensor(
-                    "w",
-                    DType::I8,
-                    &[2, 3, 3, 2],
-                    Some(Quant::per_tensor(0.1, 0)),
-                    true,
-                ),
-                tensor("y", DType::F32, &[1, 1, 1, 2], None, false),
-            ],
-        );
-        let e = with_cx(&g, |cx| conv_2d_params(cx, &attrs))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("hybrid"), "{e}");
-    }
-
-    #[test]
-    fn transpose_conv_shape_and_padding() {
-        let attrs = TransposeConvAttrs {
-            padding: Padding::Same,
-            stride: [2, 2],
-            act: Activation::None,
-        };
-        let shape = |dims: [i32; 4]| Tensor {
-            data: Some(dims.iter().flat_map(|d| d.to_le_bytes()).collect()),
-            ..tensor("shape", DType::I32, &[4], None, false)
-        };
-        let build = |dims: [i32; 4]| {
-            graph(
-                Op::TransposeConv(attrs.clone()),
-                vec![
-                    shape(dims),
-                    tensor("w", DType::F32, &[6, 3, 3, 8], None, true),
-                    tensor("x", DType::F32, &[1, 4, 4, 8], None, false),
-                    tensor("y", DType::F32, &[1, 8, 7, 6], None, false),
-                ],
-            )
-        };
-        let g = build([1, 8, 7, 6]);
-        let (p, _) = with_cx(&g, |cx| transpose_conv_params(cx, &attrs)).unwrap();
-        // height: 8 from 4 with 3 taps, stride 2: total (4−1)·2 + 3 − 8 = 1 → 0 before;
-        // width: 7: total 2 → 1 before.
-        assert_eq!((p.geom.out_h, p.geom.out_w, p.geom.pad), (8, 7, [0, 1]));
-        // 10 rows do not come from 4 with stride 2 (LiteRT rejects it too).
-        let g = build([1, 10, 7, 6]);
-        assert!(with_cx(&g, |cx| transpose_conv_params(cx, &attrs)).is_err());
-    }
-}
-
-/// Lowers Conv2d (transitional: evaluated from the graph).
-pub fn lower_conv_2d(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::Conv2dAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers DepthwiseConv2d (transitional: evaluated from the graph).
-pub fn lower_depthwise_conv_2d(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::DepthwiseConv2dAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers TransposeConv (transitional: evaluated from the graph).
-pub fn lower_transpose_conv(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::TransposeConvAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `conv_2d` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
-    }
-}
+pub(crate) mod tests;

@@ -12,14 +12,19 @@
 //! the others for non-hybrid kernels). Shuffled weights are rejected by the importer; float
 //! inputs with quantized weights (hybrid, dynamic-range quantization) are unsupported.
 
-use mvcc_runtime::kernels::common::ActF32;
+use mvcc_runtime::kernels::common::{ActF32, Quantized};
+use mvcc_runtime::kernels::conv_2d::blocked_len;
 use mvcc_runtime::kernels::fully_connected::{
-    fully_connected_f32, fully_connected_q, FullyConnectedParams, FullyConnectedQuant,
+    fully_connected_f32, fully_connected_f32_packed, fully_connected_q, fully_connected_q_packed,
+    FullyConnectedParams, FullyConnectedQuant,
 };
 
-use super::{EvalCx, InferCx};
+use super::conv_2d::{pack_weights, Operands, Weights};
+use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{Activation, DType, FullyConnectedAttrs, Shape};
+use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q};
 
 /// How FULLY_CONNECTED computes.
@@ -176,66 +181,244 @@ pub fn infer_fully_connected(cx: &InferCx<'_>, a: &FullyConnectedAttrs) -> Resul
     Ok(vec![shape])
 }
 
-/// Runs FULLY_CONNECTED with the reference kernels.
-pub fn eval_fully_connected(cx: &mut EvalCx<'_>, a: &FullyConnectedAttrs) -> Result<()> {
-    let (p, num, _) = fully_connected_params(&cx.infer_cx(), a)?;
-    if cx.out_tensor(0)?.num_elements() != p.batches * p.units {
-        return Err(cx.err("output size does not match the shape rule"));
-    }
-    match num {
-        FcNumerics::F32(act) => {
-            let (x, w, b) = (
-                cx.input::<f32>(0)?,
-                cx.input::<f32>(1)?,
-                cx.opt_input::<f32>(2)?,
-            );
-            fully_connected_f32(&p, act, x, w, b, cx.output::<f32>(0)?);
-        }
-        FcNumerics::Quant {
-            dtype: DType::U8,
+/// FULLY_CONNECTED's kernel: parameters computed once, weights packed and bias folded when
+/// constant (see [`Weights`]).
+///
+/// # Errors
+/// As [`fully_connected_params`].
+pub fn plan_fully_connected(cx: &InferCx<'_>, a: &FullyConnectedAttrs) -> Result<Lowered<Kernel>> {
+    let (params, num, _) = fully_connected_params(cx, a)?;
+    let (dtype, offsets) = match &num {
+        FcNumerics::F32(_) => (DType::F32, (0, 0)),
+        FcNumerics::Quant { dtype, q, .. } => (*dtype, (q.input_offset, q.filter_offset)),
+    };
+    let packed = pack_weights(cx, dtype, params.units, params.depth, false, offsets);
+    let weights = if packed.is_some() {
+        Weights::Packed
+    } else {
+        Weights::Model
+    };
+    let kernel = match num {
+        FcNumerics::F32(act) => Kernel::F32 {
+            params,
+            act,
+            weights,
+        },
+        FcNumerics::Quant { dtype, q, scale } => Kernel::Q {
+            dtype,
+            params,
             q,
             scale,
-        } => {
-            let (x, w, b) = (
-                cx.input::<u8>(0)?,
-                cx.input::<u8>(1)?,
-                cx.opt_input::<i32>(2)?,
-            );
-            fully_connected_q(&p, &q, &scale, x, w, b, cx.output::<u8>(0)?);
-        }
-        FcNumerics::Quant { q, scale, .. } => {
-            let (x, w, b) = (
-                cx.input::<i8>(0)?,
-                cx.input::<i8>(1)?,
-                cx.opt_input::<i32>(2)?,
-            );
-            fully_connected_q(&p, &q, &scale, x, w, b, cx.output::<i8>(0)?);
-        }
+            weights,
+        },
+    };
+    let mut l = Lowered::new(kernel);
+    l.packed = packed.unwrap_or_default();
+    Ok(l)
+}
+
+/// Runs FULLY_CONNECTED with the reference kernels (the lowered kernel on the op's values).
+pub fn eval_fully_connected(cx: &mut EvalCx<'_>, a: &FullyConnectedAttrs) -> Result<()> {
+    plan_fully_connected(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers FULLY_CONNECTED to one step.
+///
+/// # Errors
+/// As [`fully_connected_params`].
+pub fn lower_fully_connected(cx: &mut LowerCx<'_>, a: &FullyConnectedAttrs) -> Result<Vec<Step>> {
+    let l = plan_fully_connected(&cx.icx, a)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::FullyConnected)?])
+}
+
+/// The `fully_connected` family's kernels. Operands `[input, weights, bias]`; with
+/// [`Weights::Packed`] the weights are `[ceil(units/16)][depth][16]` and the bias is always
+/// present (quantized: with the zero-point corrections folded in).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// float32.
+    F32 {
+        /// Shapes.
+        params: FullyConnectedParams,
+        /// Fused activation clamp.
+        act: ActF32,
+        /// Weight form.
+        weights: Weights,
+    },
+    /// int8 (per-tensor or per-channel weights) or uint8.
+    Q {
+        /// `I8` or `U8`: the element type of input, weights and output.
+        dtype: DType,
+        /// Shapes.
+        params: FullyConnectedParams,
+        /// Offsets and clamp.
+        q: FullyConnectedQuant,
+        /// `S_in · S_w[n] / S_out` per unit.
+        scale: Vec<f64>,
+        /// Weight form.
+        weights: Weights,
+    },
+}
+
+/// Input, weights and bias, checked against the kernel's sizes.
+fn operands<'a, T: bytemuck::Pod, B: bytemuck::Pod>(
+    io: &StepIo<'a>,
+    p: &FullyConnectedParams,
+    weights: Weights,
+) -> Result<Operands<'a, T, T, B>> {
+    let x = io.input::<T>(0)?;
+    let w = io.input::<T>(1)?;
+    let (w_len, b) = match weights {
+        Weights::Packed => (blocked_len(p.units, p.depth), Some(io.input::<B>(2)?)),
+        Weights::Model => (p.units * p.depth, io.opt_input::<B>(2)?),
+    };
+    let bias_ok = b.is_none_or(|b| b.len() == p.units);
+    if x.len() != p.batches * p.depth || w.len() != w_len || !bias_ok {
+        return Err(io.err("operand sizes do not match the kernel"));
+    }
+    Ok((x, w, b))
+}
+
+fn exec_q<T: Quantized + bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    p: &FullyConnectedParams,
+    q: &FullyConnectedQuant,
+    scale: &[f64],
+    weights: Weights,
+) -> Result<()> {
+    let (x, w, b) = operands::<T, i32>(io, p, weights)?;
+    if io.output::<T>(0)?.len() != p.batches * p.units || scale.len() != p.units {
+        return Err(io.err("the output size does not match the kernel"));
+    }
+    let out = io.output::<T>(0)?;
+    match (weights, b) {
+        (Weights::Packed, Some(b)) => fully_connected_q_packed(p, q, scale, x, w, b, out),
+        _ => fully_connected_q(p, q, scale, x, w, b, out),
     }
     Ok(())
 }
 
-/// Lowers FullyConnected (transitional: evaluated from the graph).
-pub fn lower_fully_connected(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::FullyConnectedAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `fully_connected` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
 impl Kernel {
-    /// A short name for listings.
+    /// A short name for listings (`_unpacked` for weights in the model's form).
     pub fn name(&self) -> &'static str {
-        match *self {}
+        match self {
+            Kernel::F32 { weights, .. } => match weights {
+                Weights::Packed => "fully_connected_f32",
+                Weights::Model => "fully_connected_f32_unpacked",
+            },
+            Kernel::Q { dtype, weights, .. } => match (*dtype == DType::U8, weights) {
+                (false, Weights::Packed) => "fully_connected_i8",
+                (false, Weights::Model) => "fully_connected_i8_unpacked",
+                (true, Weights::Packed) => "fully_connected_u8",
+                (true, Weights::Model) => "fully_connected_u8_unpacked",
+            },
+        }
     }
 
     /// Runs the kernel on a step's operands.
     ///
     /// # Errors
     /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::F32 {
+                params,
+                act,
+                weights,
+            } => {
+                let (x, w, b) = operands::<f32, f32>(io, params, *weights)?;
+                let out = io.output::<f32>(0)?;
+                if out.len() != params.batches * params.units {
+                    return Err(io.err("the output size does not match the kernel"));
+                }
+                match (weights, b) {
+                    (Weights::Packed, Some(b)) => {
+                        fully_connected_f32_packed(params, *act, x, w, b, out)
+                    }
+                    _ => fully_connected_f32(params, *act, x, w, b, out),
+                }
+                Ok(())
+            }
+            Kernel::Q {
+                dtype,
+                params,
+                q,
+                scale,
+                weights,
+            } => match dtype {
+                DType::U8 => exec_q::<u8>(io, params, q, scale, *weights),
+                _ => exec_q::<i8>(io, params, q, scale, *weights),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Op, Quant};
+    use crate::ops::conv_2d::tests::{packed_matches_model, tensor};
+
+    #[test]
+    fn packed_fully_connected_matches_the_model_form() {
+        let attrs = FullyConnectedAttrs {
+            act: Activation::Relu,
+            keep_num_dims: false,
+        };
+        // 19 units: one full block of 16 and a padded one.
+        for (seed, dtype, per_channel) in [
+            (7, DType::I8, true),
+            (8, DType::I8, false),
+            (9, DType::U8, false),
+            (10, DType::F32, false),
+        ] {
+            let (qx, qw, qy) = match dtype {
+                DType::F32 => (None, None, None),
+                DType::U8 => (
+                    Some(Quant::per_tensor(0.25, 140)),
+                    Some(Quant::per_tensor(0.01, 99)),
+                    Some(Quant::per_tensor(0.5, 20)),
+                ),
+                _ => (
+                    Some(Quant::per_tensor(0.25, -100)),
+                    Some(if per_channel {
+                        Quant {
+                            scale: (0..19).map(|c| 0.002 * (c + 1) as f32).collect(),
+                            zero_point: vec![0; 19],
+                            axis: 0,
+                        }
+                    } else {
+                        Quant::per_tensor(0.01, 0)
+                    }),
+                    Some(Quant::per_tensor(0.5, 3)),
+                ),
+            };
+            let bias_dtype = if dtype == DType::F32 {
+                DType::F32
+            } else {
+                DType::I32
+            };
+            for bias in [true, false] {
+                let mut ts = vec![
+                    tensor("x", dtype, &[3, 37], qx.clone(), false),
+                    tensor("w", dtype, &[19, 37], qw.clone(), false),
+                ];
+                if bias {
+                    ts.push(tensor("b", bias_dtype, &[19], None, false));
+                }
+                ts.push(tensor("y", dtype, &[3, 19], qy.clone(), false));
+                let slots: &[usize] = if bias { &[1, 2] } else { &[1] };
+                let (packed, model) = packed_matches_model(
+                    seed,
+                    Op::FullyConnected(attrs.clone()),
+                    &ts,
+                    slots,
+                    |cx| plan_fully_connected(cx, &attrs),
+                    Kernel::exec,
+                );
+                assert!(!packed.name().ends_with("unpacked"), "{}", packed.name());
+                assert!(model.name().ends_with("unpacked"), "{}", model.name());
+            }
+        }
     }
 }

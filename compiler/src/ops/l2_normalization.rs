@@ -9,9 +9,11 @@ use mvcc_runtime::kernels::l2_normalization::{
     l2_normalization_f32, l2_normalization_i8, l2_normalization_u8, L2NormalizationParams,
 };
 
-use super::{EvalCx, InferCx};
+use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{DType, Shape};
+use crate::lower::{LowerCx, Step};
 
 /// L2_NORMALIZATION's kernel parameters, checked as TFLite's `Prepare` does.
 ///
@@ -59,51 +61,82 @@ pub fn infer_l2_normalization(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
     Ok(vec![cx.input(0)?.shape.clone()])
 }
 
-/// Runs L2_NORMALIZATION with the reference kernels.
+/// L2_NORMALIZATION's kernel. The result may overwrite the input: each row's norm is computed
+/// before any element of the row is written, and element `i` is written only after input
+/// element `i` was read.
+///
+/// # Errors
+/// As [`l2_normalization_params`].
+pub fn plan_l2_normalization(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    let p = l2_normalization_params(cx)?;
+    let kernel = match cx.input(0)?.dtype {
+        DType::F32 => Kernel::F32(p),
+        DType::U8 => Kernel::U8(p),
+        _ => Kernel::I8(p),
+    };
+    let mut l = Lowered::new(kernel);
+    l.in_place = Some(0);
+    Ok(l)
+}
+
+/// Runs L2_NORMALIZATION with the reference kernels (the lowered kernel on the op's values).
 pub fn eval_l2_normalization(cx: &mut EvalCx<'_>) -> Result<()> {
-    let p = l2_normalization_params(&cx.infer_cx())?;
+    plan_l2_normalization(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
+/// Lowers L2_NORMALIZATION to one step.
+///
+/// # Errors
+/// As [`l2_normalization_params`].
+pub fn lower_l2_normalization(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_l2_normalization(&cx.icx)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::L2Normalization)?])
+}
+
+/// The `l2_normalization` family's kernels, by element type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// float32.
+    F32(L2NormalizationParams),
+    /// int8 (output scale 1/128, zero point 0).
+    I8(L2NormalizationParams),
+    /// uint8 (output scale 1/128, zero point 128).
+    U8(L2NormalizationParams),
+}
+
+fn run<T: bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    p: &L2NormalizationParams,
+    f: impl FnOnce(&L2NormalizationParams, &[T], &mut [T]),
+) -> Result<()> {
     let n = p.outer * p.depth;
-    if cx.in_tensor(0)?.num_elements() != n || cx.out_tensor(0)?.num_elements() != n {
-        return Err(cx.err("operand sizes do not match the shape rule"));
+    let x = io.input::<T>(0)?;
+    if x.len() != n || io.output::<T>(0)?.len() != n {
+        return Err(io.err("operand sizes do not match the kernel"));
     }
-    match cx.in_tensor(0)?.dtype {
-        DType::F32 => {
-            let x = cx.input::<f32>(0)?;
-            l2_normalization_f32(&p, x, cx.output::<f32>(0)?);
-        }
-        DType::U8 => {
-            let x = cx.input::<u8>(0)?;
-            l2_normalization_u8(&p, x, cx.output::<u8>(0)?);
-        }
-        _ => {
-            let x = cx.input::<i8>(0)?;
-            l2_normalization_i8(&p, x, cx.output::<i8>(0)?);
-        }
-    }
+    f(p, x, io.output::<T>(0)?);
     Ok(())
 }
-
-/// Lowers L2Normalization (transitional: evaluated from the graph).
-pub fn lower_l2_normalization(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `l2_normalization` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
 
 impl Kernel {
     /// A short name for listings.
     pub fn name(&self) -> &'static str {
-        match *self {}
+        match self {
+            Kernel::F32(_) => "l2_normalization_f32",
+            Kernel::I8(_) => "l2_normalization_i8",
+            Kernel::U8(_) => "l2_normalization_u8",
+        }
     }
 
     /// Runs the kernel on a step's operands.
     ///
     /// # Errors
     /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::F32(p) => run(io, p, l2_normalization_f32),
+            Kernel::I8(p) => run(io, p, l2_normalization_i8),
+            Kernel::U8(p) => run(io, p, l2_normalization_u8),
+        }
     }
 }

@@ -220,6 +220,123 @@ impl<'a> EvalCx<'a> {
     }
 }
 
+/// A family kernel with what its step needs besides the op's own operands: operand slots whose
+/// bytes the lowering computed (pre-packed weights, folded biases; a slot past the op's operands
+/// adds one), kernel scratch and the in-place hint.
+///
+/// `lower_*` turns it into a [`Step`] ([`Lowered::into_step`]) and `eval_*` runs the same kernel
+/// on the op's values ([`Lowered::eval`]), so the Program and the reference evaluation share one
+/// implementation.
+#[derive(Debug)]
+pub struct Lowered<K> {
+    /// The kernel with its parameters.
+    pub kernel: K,
+    /// `(operand slot, bytes)` replacing (or adding) operands.
+    pub packed: Vec<(usize, Vec<u8>)>,
+    /// Scratch bytes (see [`Step::scratch_bytes`]).
+    pub scratch_bytes: usize,
+    /// See [`Step::in_place`].
+    pub in_place: Option<usize>,
+}
+
+impl<K> Lowered<K> {
+    /// A kernel that reads the op's operands as they are.
+    pub fn new(kernel: K) -> Lowered<K> {
+        Lowered {
+            kernel,
+            packed: Vec::new(),
+            scratch_bytes: 0,
+            in_place: None,
+        }
+    }
+
+    /// The step: the op's operands (constants copied into the blob) with the packed slots
+    /// replaced by their bytes in the blob.
+    ///
+    /// # Errors
+    /// As [`LowerCx::operand`].
+    pub fn into_step(
+        self,
+        cx: &mut LowerCx<'_>,
+        wrap: impl FnOnce(K) -> crate::lower::Kernel,
+    ) -> Result<Step> {
+        let n = self
+            .packed
+            .iter()
+            .map(|(slot, _)| slot + 1)
+            .fold(cx.icx.node.inputs.len(), usize::max);
+        let mut inputs = Vec::with_capacity(n);
+        for i in 0..n {
+            inputs.push(match self.packed.iter().find(|(slot, _)| *slot == i) {
+                Some((_, bytes)) => Some(cx.packed(bytes)),
+                None => cx.operand(i)?,
+            });
+        }
+        let mut step = Step::new(wrap(self.kernel), inputs, cx.outputs()?, cx.origin());
+        step.scratch_bytes = self.scratch_bytes;
+        step.in_place = self.in_place;
+        Ok(step)
+    }
+
+    /// Runs the kernel on the values of `cx` (the packed slots replaced), through `exec` as the
+    /// interpreter would.
+    ///
+    /// # Errors
+    /// The kernel's.
+    pub fn eval(
+        &self,
+        cx: &mut EvalCx<'_>,
+        exec: impl FnOnce(&K, &mut crate::interp::StepIo<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let packed: Vec<(usize, Buf)> = self
+            .packed
+            .iter()
+            .map(|(s, b)| (*s, Buf::from_bytes(b)))
+            .collect();
+        let n = packed
+            .iter()
+            .map(|(slot, _)| slot + 1)
+            .fold(cx.inputs.len(), usize::max);
+        let inputs = (0..n)
+            .map(|i| match packed.iter().find(|(slot, _)| *slot == i) {
+                Some((_, b)) => Some(b),
+                None => cx.inputs.get(i).copied().flatten(),
+            })
+            .collect();
+        let node = cx.node;
+        let origin = crate::lower::Origin {
+            ops: node.tflite_index.into_iter().collect(),
+            op: node.op.kind().tflite_name(),
+            tensors: Vec::new(),
+        };
+        let mut io = crate::interp::StepIo {
+            inputs,
+            outputs: std::mem::take(&mut cx.outputs),
+            scratch: Buf::zeroed(self.scratch_bytes),
+            origin: &origin,
+        };
+        let r = exec(&self.kernel, &mut io);
+        cx.outputs = io.outputs;
+        r
+    }
+}
+
+/// The constant data of operand `i` as `T` (little-endian), or `None` when the operand is absent
+/// or not a constant.
+pub fn const_data<T: bytemuck::Pod>(cx: &InferCx<'_>, i: usize) -> Option<Vec<T>> {
+    let t = cx.opt_input(i)?;
+    let d = t.data.as_ref()?;
+    let size = std::mem::size_of::<T>();
+    if size == 0 || d.len() % size != 0 {
+        return None;
+    }
+    Some(
+        d.chunks_exact(size)
+            .map(bytemuck::pod_read_unaligned)
+            .collect(),
+    )
+}
+
 /// Output shapes of op `id` by its shape rule (checked against the model's shapes by the verifier).
 pub fn infer(graph: &Graph, id: OpId) -> Result<Vec<Shape>> {
     let node = graph.op(id);

@@ -7,15 +7,17 @@
 //! mismatch is not rejected here either. The fused activation is clamped with the output's scale
 //! and zero point.
 
-use mvcc_runtime::kernels::common::ActQ;
+use mvcc_runtime::kernels::common::{ActF32, ActQ};
 use mvcc_runtime::kernels::pool_2d::{
     average_pool_2d_f32, average_pool_2d_q, max_pool_2d_f32, max_pool_2d_q, Pool2dParams,
 };
 
 use super::conv_2d::{out_size, pad_before};
-use super::{EvalCx, InferCx};
+use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{Activation, DType, Pool2dAttrs, Shape};
+use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q};
 
 /// A pool's kernel parameters, computed as TFLite's `GenericPrepare` does.
@@ -105,91 +107,173 @@ enum Kind {
     Max,
 }
 
-fn eval(cx: &mut EvalCx<'_>, a: &Pool2dAttrs, kind: Kind) -> Result<()> {
-    let icx = cx.infer_cx();
-    let p = pool_2d_params(&icx, a)?;
-    if cx.in_tensor(0)?.num_elements() != p.input_len()
-        || cx.out_tensor(0)?.num_elements() != p.output_len()
-    {
-        return Err(cx.err("operand sizes do not match the shape rule"));
-    }
-    let dtype = cx.in_tensor(0)?.dtype;
-    if dtype == DType::F32 {
+/// A pool's kernel, parameters computed once.
+fn plan(cx: &InferCx<'_>, a: &Pool2dAttrs, kind: Kind) -> Result<Lowered<Kernel>> {
+    let params = pool_2d_params(cx, a)?;
+    let dtype = cx.input(0)?.dtype;
+    let kernel = if dtype == DType::F32 {
         let act = act_f32(a.act);
-        let x = cx.input::<f32>(0)?;
-        let y = cx.output::<f32>(0)?;
         match kind {
-            Kind::Average => average_pool_2d_f32(&p, act, x, y),
-            Kind::Max => max_pool_2d_f32(&p, act, x, y),
+            Kind::Average => Kernel::AverageF32 { params, act },
+            Kind::Max => Kernel::MaxF32 { params, act },
         }
-        return Ok(());
-    }
-    let act = quant_act(&icx, a)?;
-    match dtype {
-        DType::I8 => {
-            let x = cx.input::<i8>(0)?;
-            let y = cx.output::<i8>(0)?;
-            match kind {
-                Kind::Average => average_pool_2d_q(&p, act, x, y),
-                Kind::Max => max_pool_2d_q(&p, act, x, y),
-            }
+    } else {
+        let act = quant_act(cx, a)?;
+        match kind {
+            Kind::Average => Kernel::AverageQ { dtype, params, act },
+            Kind::Max => Kernel::MaxQ { dtype, params, act },
         }
-        DType::U8 => {
-            let x = cx.input::<u8>(0)?;
-            let y = cx.output::<u8>(0)?;
-            match kind {
-                Kind::Average => average_pool_2d_q(&p, act, x, y),
-                Kind::Max => max_pool_2d_q(&p, act, x, y),
-            }
-        }
-        _ => {
-            let x = cx.input::<i16>(0)?;
-            let y = cx.output::<i16>(0)?;
-            match kind {
-                Kind::Average => average_pool_2d_q(&p, act, x, y),
-                Kind::Max => max_pool_2d_q(&p, act, x, y),
-            }
-        }
-    }
-    Ok(())
+    };
+    Ok(Lowered::new(kernel))
 }
 
-/// Runs AVERAGE_POOL_2D with the reference kernels.
+/// AVERAGE_POOL_2D's kernel.
+///
+/// # Errors
+/// As [`pool_2d_params`].
+pub fn plan_average_pool_2d(cx: &InferCx<'_>, a: &Pool2dAttrs) -> Result<Lowered<Kernel>> {
+    plan(cx, a, Kind::Average)
+}
+
+/// MAX_POOL_2D's kernel.
+///
+/// # Errors
+/// As [`pool_2d_params`].
+pub fn plan_max_pool_2d(cx: &InferCx<'_>, a: &Pool2dAttrs) -> Result<Lowered<Kernel>> {
+    plan(cx, a, Kind::Max)
+}
+
+/// Runs AVERAGE_POOL_2D with the reference kernels (the lowered kernel on the op's values).
 pub fn eval_average_pool_2d(cx: &mut EvalCx<'_>, a: &Pool2dAttrs) -> Result<()> {
-    eval(cx, a, Kind::Average)
+    plan_average_pool_2d(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
 }
 
 /// Runs MAX_POOL_2D with the reference kernels.
 pub fn eval_max_pool_2d(cx: &mut EvalCx<'_>, a: &Pool2dAttrs) -> Result<()> {
-    eval(cx, a, Kind::Max)
+    plan_max_pool_2d(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
 }
 
-/// Lowers AveragePool2d (transitional: evaluated from the graph).
-pub fn lower_average_pool_2d(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::Pool2dAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
+/// Lowers AVERAGE_POOL_2D to one step.
+///
+/// # Errors
+/// As [`pool_2d_params`].
+pub fn lower_average_pool_2d(cx: &mut LowerCx<'_>, a: &Pool2dAttrs) -> Result<Vec<Step>> {
+    let l = plan_average_pool_2d(&cx.icx, a)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Pool2d)?])
 }
 
-/// Lowers MaxPool2d (transitional: evaluated from the graph).
-pub fn lower_max_pool_2d(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::Pool2dAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
+/// Lowers MAX_POOL_2D to one step.
+///
+/// # Errors
+/// As [`pool_2d_params`].
+pub fn lower_max_pool_2d(cx: &mut LowerCx<'_>, a: &Pool2dAttrs) -> Result<Vec<Step>> {
+    let l = plan_max_pool_2d(&cx.icx, a)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Pool2d)?])
 }
 
-
-/// The `pool_2d` family's kernels, each with its parameters (filled in as the family is lowered).
+/// The `pool_2d` family's kernels; operand the input, result the output.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
+pub enum Kernel {
+    /// Float AVERAGE_POOL_2D.
+    AverageF32 {
+        /// Window geometry.
+        params: Pool2dParams,
+        /// Fused activation clamp.
+        act: ActF32,
+    },
+    /// Quantized AVERAGE_POOL_2D.
+    AverageQ {
+        /// `I8`, `U8` or `I16`.
+        dtype: DType,
+        /// Window geometry.
+        params: Pool2dParams,
+        /// Fused activation clamp in the output's integer domain.
+        act: ActQ,
+    },
+    /// Float MAX_POOL_2D.
+    MaxF32 {
+        /// Window geometry.
+        params: Pool2dParams,
+        /// Fused activation clamp.
+        act: ActF32,
+    },
+    /// Quantized MAX_POOL_2D.
+    MaxQ {
+        /// `I8`, `U8` or `I16`.
+        dtype: DType,
+        /// Window geometry.
+        params: Pool2dParams,
+        /// Fused activation clamp in the output's integer domain.
+        act: ActQ,
+    },
+}
+
+/// Operand 0 and result 0 as `T`, checked against the geometry.
+fn run<T: bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    p: &Pool2dParams,
+    f: impl FnOnce(&[T], &mut [T]),
+) -> Result<()> {
+    let x = io.input::<T>(0)?;
+    if x.len() != p.input_len() || io.output::<T>(0)?.len() != p.output_len() {
+        return Err(io.err("operand sizes do not match the kernel"));
+    }
+    f(x, io.output::<T>(0)?);
+    Ok(())
+}
+
+fn run_q(io: &mut StepIo<'_>, dtype: DType, p: &Pool2dParams, act: ActQ, kind: Kind) -> Result<()> {
+    macro_rules! go {
+        ($t:ty) => {
+            run::<$t>(io, p, |x, y| match kind {
+                Kind::Average => average_pool_2d_q(p, act, x, y),
+                Kind::Max => max_pool_2d_q(p, act, x, y),
+            })
+        };
+    }
+    match dtype {
+        DType::I8 => go!(i8),
+        DType::U8 => go!(u8),
+        DType::I16 => go!(i16),
+        t => Err(io.err(format!("no pooling kernel for {t}"))),
+    }
+}
 
 impl Kernel {
     /// A short name for listings.
     pub fn name(&self) -> &'static str {
-        match *self {}
+        match self {
+            Kernel::AverageF32 { .. } => "average_pool_2d_f32",
+            Kernel::AverageQ { dtype, .. } => match dtype {
+                DType::U8 => "average_pool_2d_u8",
+                DType::I16 => "average_pool_2d_i16",
+                _ => "average_pool_2d_i8",
+            },
+            Kernel::MaxF32 { .. } => "max_pool_2d_f32",
+            Kernel::MaxQ { dtype, .. } => match dtype {
+                DType::U8 => "max_pool_2d_u8",
+                DType::I16 => "max_pool_2d_i16",
+                _ => "max_pool_2d_i8",
+            },
+        }
     }
 
     /// Runs the kernel on a step's operands.
     ///
     /// # Errors
     /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::AverageF32 { params, act } => {
+                run::<f32>(io, params, |x, y| average_pool_2d_f32(params, *act, x, y))
+            }
+            Kernel::MaxF32 { params, act } => {
+                run::<f32>(io, params, |x, y| max_pool_2d_f32(params, *act, x, y))
+            }
+            Kernel::AverageQ { dtype, params, act } => {
+                run_q(io, *dtype, params, *act, Kind::Average)
+            }
+            Kernel::MaxQ { dtype, params, act } => run_q(io, *dtype, params, *act, Kind::Max),
+        }
     }
 }

@@ -8,9 +8,11 @@
 
 use mvcc_runtime::kernels::unary::{self as k, LutParams, RsqrtQParams};
 
-use super::{EvalCx, InferCx};
+use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{DType, Shape};
+use crate::lower::{LowerCx, Step};
 use crate::quant::quantize_multiplier;
 
 /// The shared shape rule: one operand, one result of the same type and shape.
@@ -116,64 +118,180 @@ fn sqrt_q_params(cx: &InferCx<'_>) -> Result<LutParams<i8>> {
     Ok(LutParams { table })
 }
 
-/// Runs `f` on operand 0 and result 0 as `T`.
-fn run<T: bytemuck::Pod>(cx: &mut EvalCx<'_>, f: impl FnOnce(&[T], &mut [T])) -> Result<()> {
-    let x = cx.input::<T>(0)?;
-    let out = cx.output::<T>(0)?;
-    if out.len() == x.len() {
-        f(x, out);
-        return Ok(());
-    }
-    Err(cx.err("operand and result sizes differ"))
+/// The op's kernel with parameters computed once; the result may overwrite the operand.
+fn plan(cx: &InferCx<'_>, op: UnaryOp) -> Result<Lowered<Kernel>> {
+    let dtype = cx.input(0)?.dtype;
+    let kernel = match (op, dtype) {
+        (UnaryOp::Rsqrt, DType::F32) => Kernel::RsqrtF32,
+        (UnaryOp::Sqrt, DType::F32) => Kernel::SqrtF32,
+        (UnaryOp::Exp, DType::F32) => Kernel::ExpF32,
+        (UnaryOp::Rsqrt, DType::I8) => Kernel::RsqrtI8(rsqrt_q_params(cx)?),
+        (UnaryOp::Sqrt, DType::I8) => Kernel::SqrtI8 {
+            lut: sqrt_q_params(cx)?,
+            input_zero_point: cx.per_tensor_quant(cx.input(0)?)?.1,
+        },
+        (UnaryOp::Exp, DType::I8) => Kernel::ExpI8(exp_q_params(cx)?),
+        (_, t) => return Err(cx.unsupported(format!("{t} operand"))),
+    };
+    let mut l = Lowered::new(kernel);
+    l.in_place = Some(0);
+    Ok(l)
 }
 
-/// RSQRT with the reference kernels. Int8 inputs below the zero point are an error, as in TFLite.
+/// The ops of this family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UnaryOp {
+    Rsqrt,
+    Sqrt,
+    Exp,
+}
+
+/// RSQRT's kernel.
+///
+/// # Errors
+/// Unsupported types; invalid quantization.
+pub fn plan_rsqrt(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    plan(cx, UnaryOp::Rsqrt)
+}
+
+/// SQRT's kernel.
+///
+/// # Errors
+/// As [`plan_rsqrt`].
+pub fn plan_sqrt(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    plan(cx, UnaryOp::Sqrt)
+}
+
+/// EXP's kernel.
+///
+/// # Errors
+/// As [`plan_rsqrt`].
+pub fn plan_exp(cx: &InferCx<'_>) -> Result<Lowered<Kernel>> {
+    plan(cx, UnaryOp::Exp)
+}
+
+/// RSQRT with the reference kernels (the lowered kernel on the op's values). Int8 inputs below
+/// the zero point are an error, as in TFLite.
 pub fn eval_rsqrt(cx: &mut EvalCx<'_>) -> Result<()> {
-    let icx = cx.infer_cx();
-    match icx.input(0)?.dtype {
-        DType::F32 => run::<f32>(cx, k::rsqrt_f32),
-        DType::I8 => {
-            let p = rsqrt_q_params(&icx)?;
-            if cx
-                .input::<i8>(0)?
-                .iter()
-                .any(|&v| i32::from(v) < p.input_zero_point)
-            {
-                return Err(cx.err("RSQRT of a negative value (TFLite rejects it)"));
-            }
-            run::<i8>(cx, |x, o| k::rsqrt_q(&p, x, o))
-        }
-        t => Err(icx.unsupported(format!("{t} operand"))),
-    }
+    plan_rsqrt(&cx.infer_cx())?.eval(cx, Kernel::exec)
 }
 
 /// SQRT with the reference kernel.
 pub fn eval_sqrt(cx: &mut EvalCx<'_>) -> Result<()> {
-    let icx = cx.infer_cx();
-    match icx.input(0)?.dtype {
-        DType::F32 => run::<f32>(cx, k::sqrt_f32),
-        DType::I8 => {
-            let p = sqrt_q_params(&icx)?;
-            let (_, zi) = icx.per_tensor_quant(icx.input(0)?)?;
-            if cx.input::<i8>(0)?.iter().any(|&v| i32::from(v) < zi) {
-                return Err(cx.err("SQRT of a negative value (TFLite rejects it)"));
-            }
-            run::<i8>(cx, |x, o| k::lookup_table(&p, x, o))
-        }
-        t => Err(icx.unsupported(format!("{t} operand"))),
-    }
+    plan_sqrt(&cx.infer_cx())?.eval(cx, Kernel::exec)
 }
 
 /// EXP with the reference kernels.
 pub fn eval_exp(cx: &mut EvalCx<'_>) -> Result<()> {
-    let icx = cx.infer_cx();
-    match icx.input(0)?.dtype {
-        DType::F32 => run::<f32>(cx, k::exp_f32),
-        DType::I8 => {
-            let p = exp_q_params(&icx)?;
-            run::<i8>(cx, |x, o| k::lookup_table(&p, x, o))
+    plan_exp(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
+/// Lowers RSQRT to one step.
+///
+/// # Errors
+/// As [`plan_rsqrt`].
+pub fn lower_rsqrt(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_rsqrt(&cx.icx)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Unary)?])
+}
+
+/// Lowers SQRT to one step.
+///
+/// # Errors
+/// As [`plan_rsqrt`].
+pub fn lower_sqrt(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_sqrt(&cx.icx)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Unary)?])
+}
+
+/// Lowers EXP to one step.
+///
+/// # Errors
+/// As [`plan_rsqrt`].
+pub fn lower_exp(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let l = plan_exp(&cx.icx)?;
+    Ok(vec![l.into_step(cx, crate::lower::Kernel::Unary)?])
+}
+
+/// The `unary` family's kernels: one operand, one result of the same type and shape.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// Float RSQRT.
+    RsqrtF32,
+    /// Float SQRT.
+    SqrtF32,
+    /// Float EXP.
+    ExpF32,
+    /// Int8 RSQRT (fixed-point inverse square root); fails on inputs below the zero point.
+    RsqrtI8(RsqrtQParams),
+    /// Int8 SQRT through a lookup table; fails on inputs below the zero point.
+    SqrtI8 {
+        /// The table.
+        lut: LutParams<i8>,
+        /// The input's zero point (smaller stored values are negative).
+        input_zero_point: i32,
+    },
+    /// Int8 EXP through a lookup table.
+    ExpI8(LutParams<i8>),
+}
+
+/// Runs `f` on operand 0 and result 0 as `T`.
+fn run<T: bytemuck::Pod>(io: &mut StepIo<'_>, f: impl FnOnce(&[T], &mut [T])) -> Result<()> {
+    let x = io.input::<T>(0)?;
+    if io.output::<T>(0)?.len() != x.len() {
+        return Err(io.err("operand and result sizes differ"));
+    }
+    f(x, io.output::<T>(0)?);
+    Ok(())
+}
+
+/// An error when an int8 operand holds a value below `zero_point` (a negative real value).
+fn check_nonnegative(io: &StepIo<'_>, zero_point: i32, op: &str) -> Result<()> {
+    if io
+        .input::<i8>(0)?
+        .iter()
+        .any(|&v| i32::from(v) < zero_point)
+    {
+        return Err(io.err(format!("{op} of a negative value (TFLite rejects it)")));
+    }
+    Ok(())
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::RsqrtF32 => "rsqrt_f32",
+            Kernel::SqrtF32 => "sqrt_f32",
+            Kernel::ExpF32 => "exp_f32",
+            Kernel::RsqrtI8(_) => "rsqrt_i8",
+            Kernel::SqrtI8 { .. } => "sqrt_i8",
+            Kernel::ExpI8(_) => "exp_i8",
         }
-        t => Err(icx.unsupported(format!("{t} operand"))),
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match; int8 RSQRT or SQRT of a negative value.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::RsqrtF32 => run::<f32>(io, k::rsqrt_f32),
+            Kernel::SqrtF32 => run::<f32>(io, k::sqrt_f32),
+            Kernel::ExpF32 => run::<f32>(io, k::exp_f32),
+            Kernel::RsqrtI8(p) => {
+                check_nonnegative(io, p.input_zero_point, "RSQRT")?;
+                run::<i8>(io, |x, o| k::rsqrt_q(p, x, o))
+            }
+            Kernel::SqrtI8 {
+                lut,
+                input_zero_point,
+            } => {
+                check_nonnegative(io, *input_zero_point, "SQRT")?;
+                run::<i8>(io, |x, o| k::lookup_table(lut, x, o))
+            }
+            Kernel::ExpI8(lut) => run::<i8>(io, |x, o| k::lookup_table(lut, x, o)),
+        }
     }
 }
 
@@ -190,40 +308,5 @@ mod tests {
         // Overflowing results saturate at the minimum, as TFLite's float-to-int conversion does.
         let lut = lut_populate_i8(1.0, 0, 1e-30, 0, f32::exp);
         assert_eq!(lut.table[127], i8::MIN);
-    }
-}
-
-/// Lowers Rsqrt (transitional: evaluated from the graph).
-pub fn lower_rsqrt(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers Sqrt (transitional: evaluated from the graph).
-pub fn lower_sqrt(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers Exp (transitional: evaluated from the graph).
-pub fn lower_exp(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `unary` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

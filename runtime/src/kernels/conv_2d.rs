@@ -9,6 +9,17 @@
 //! belongs to group `oc / (out_c / groups)` and reads input channels
 //! `group · (in_c / groups) ..`. Input positions outside the image contribute nothing (zero
 //! padding in the real domain, i.e. the zero point in the quantized one).
+//!
+//! # Pre-packed weights
+//!
+//! The compiler packs constant weights once, into the layout the `*_packed` kernels read: output
+//! channels in blocks of [`OC_BLOCK`] (16), `[ceil(n / 16)][k][16]` for `n` channels of `k` taps,
+//! zero-padded ([`pack_rows_blocked`], [`pack_cols_blocked`], [`blocked_index`]). CONV_2D,
+//! DEPTHWISE_CONV_2D and FULLY_CONNECTED share it. A block of 16 serves every SIMD width (NEON
+//! 4×4, AVX2 2×8, AVX-512 1×16). The quantized packed kernels also take the bias with the
+//! input-independent zero-point terms folded in ([`fold_bias`]) and read padding taps as the
+//! input's zero point; their results are bit-identical to the TFLite-form kernels, which the
+//! compiler still uses for weights that are not constants.
 
 use super::common::{ActF32, ActQ, Quantized, Requant};
 
@@ -203,9 +214,186 @@ pub fn conv_2d_q<T: Quantized, W: Quantized>(
     }
 }
 
+/// Output channels per block of the pre-packed weight layouts: a block of 16 serves NEON 4×4,
+/// AVX2 2×8 and AVX-512 1×16 micro-kernels alike.
+pub const OC_BLOCK: usize = 16;
+
+/// Elements of `n` channels × `k` reduction taps in the blocked layout
+/// `[ceil(n / OC_BLOCK)][k][OC_BLOCK]` (the last block zero-padded).
+pub const fn blocked_len(n: usize, k: usize) -> usize {
+    n.div_ceil(OC_BLOCK) * k * OC_BLOCK
+}
+
+/// Index of (channel `c`, tap `i`) in the blocked layout with `k` taps per channel.
+#[inline]
+pub const fn blocked_index(c: usize, i: usize, k: usize) -> usize {
+    ((c / OC_BLOCK) * k + i) * OC_BLOCK + c % OC_BLOCK
+}
+
+/// Packs row-major `[n][k]` weights (TFLite's CONV_2D `[Co][Kh][Kw][Ci]` and FULLY_CONNECTED
+/// `[units][depth]` layouts) into the blocked layout; `dst` holds [`blocked_len`]`(n, k)`
+/// elements, the padding channels are set to `W::default()`.
+pub fn pack_rows_blocked<W: Copy + Default>(n: usize, k: usize, src: &[W], dst: &mut [W]) {
+    dst.fill(W::default());
+    for c in 0..n {
+        for i in 0..k {
+            dst[blocked_index(c, i, k)] = src[c * k + i];
+        }
+    }
+}
+
+/// Packs column-major `[k][n]` weights (TFLite's DEPTHWISE_CONV_2D `[1][Kh][Kw][C]` layout) into
+/// the blocked layout; as [`pack_rows_blocked`] otherwise.
+pub fn pack_cols_blocked<W: Copy + Default>(n: usize, k: usize, src: &[W], dst: &mut [W]) {
+    dst.fill(W::default());
+    for i in 0..k {
+        for c in 0..n {
+            dst[blocked_index(c, i, k)] = src[i * n + c];
+        }
+    }
+}
+
+/// Folds the input-independent zero-point terms of a quantized dot product into its bias.
+///
+/// TFLite computes `Σ_i (w[c][i] + filter_offset)·(x_i + input_offset) + bias[c]`. Expanded,
+/// that is `Σ w·x + filter_offset·Σ x + bias'[c]` with
+/// `bias'[c] = bias[c] + input_offset · Σ_i (w[c][i] + filter_offset)`, every operation in
+/// wrapping `i32` like the accumulator (so the identity holds exactly, modulo 2³²). Taps that fall
+/// in the padding must then be read as `x = −input_offset` (the zero point), where TFLite skips
+/// them: their terms cancel.
+///
+/// `weight(c, i)` reads the stored weight of channel `c`, tap `i` (`k` taps); a missing bias is
+/// zero. Writes `n` folded biases to `out`.
+pub fn fold_bias(
+    n: usize,
+    k: usize,
+    input_offset: i32,
+    filter_offset: i32,
+    weight: impl Fn(usize, usize) -> i32,
+    bias: Option<&[i32]>,
+    out: &mut [i32],
+) {
+    for (c, o) in out.iter_mut().enumerate().take(n) {
+        let mut sum: i32 = 0;
+        for i in 0..k {
+            sum = sum.wrapping_add(weight(c, i).wrapping_add(filter_offset));
+        }
+        let b = bias.map_or(0, |b| b[c]);
+        *o = b.wrapping_add(input_offset.wrapping_mul(sum));
+    }
+}
+
+/// Float CONV_2D on pre-packed weights: as [`conv_2d_f32`] (same summation order, padding taps
+/// skipped), with the filter in the blocked layout ([`pack_rows_blocked`] of
+/// `[Co][Kh·Kw·Ci/groups]`) and a bias always present.
+pub fn conv_2d_f32_packed(
+    p: &Conv2dParams,
+    act: ActF32,
+    input: &[f32],
+    filter: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+) {
+    let g = &p.geom;
+    let fic = p.filter_in_c();
+    let k = g.filter_h * g.filter_w * fic;
+    let per_group = g.out_c / p.groups;
+    let mut o = 0;
+    for b in 0..g.batches {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                for oc in 0..g.out_c {
+                    let group = oc / per_group;
+                    let mut total = 0.0f32;
+                    for fy in 0..g.filter_h {
+                        let Some(iy) = g.input_pos(0, oy, fy) else {
+                            continue;
+                        };
+                        for fx in 0..g.filter_w {
+                            let Some(ix) = g.input_pos(1, ox, fx) else {
+                                continue;
+                            };
+                            let xi = ((b * g.in_h + iy) * g.in_w + ix) * g.in_c + group * fic;
+                            let tap = (fy * g.filter_w + fx) * fic;
+                            for (ic, x) in input[xi..xi + fic].iter().enumerate() {
+                                total += x * filter[blocked_index(oc, tap + ic, k)];
+                            }
+                        }
+                    }
+                    output[o] = act.apply(total + bias[oc]);
+                    o += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Quantized CONV_2D on pre-packed weights with the zero-point corrections folded into the bias
+/// ([`fold_bias`]): `acc = Σ w·x + filter_offset·Σ x + bias'[oc]` in wrapping `i32`, padding taps
+/// read as the input's zero point, then requantized and clamped as [`conv_2d_q`] does. The result
+/// is bit-identical to [`conv_2d_q`]. For int8 (`filter_offset == 0`) the `Σ x` term vanishes;
+/// for uint8 it stays in the kernel (it depends on the input).
+///
+/// `filter` is in the blocked layout ([`pack_rows_blocked`] of `[Co][Kh·Kw·Ci/groups]`), `bias`
+/// holds the `out_c` folded biases.
+pub fn conv_2d_q_packed<T: Quantized, W: Quantized>(
+    p: &Conv2dParams,
+    q: &ConvQuant,
+    requant: &[Requant],
+    input: &[T],
+    filter: &[W],
+    bias: &[i32],
+    output: &mut [T],
+) {
+    let g = &p.geom;
+    let fic = p.filter_in_c();
+    let k = g.filter_h * g.filter_w * fic;
+    let per_group = g.out_c / p.groups;
+    let pad_value = q.input_offset.wrapping_neg();
+    let mut o = 0;
+    for b in 0..g.batches {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                for oc in 0..g.out_c {
+                    let group = oc / per_group;
+                    let mut acc: i32 = bias[oc];
+                    let mut x_sum: i32 = 0;
+                    for fy in 0..g.filter_h {
+                        let iy = g.input_pos(0, oy, fy);
+                        for fx in 0..g.filter_w {
+                            let ix = g.input_pos(1, ox, fx);
+                            let tap = (fy * g.filter_w + fx) * fic;
+                            let xi = match (iy, ix) {
+                                (Some(iy), Some(ix)) => {
+                                    Some(((b * g.in_h + iy) * g.in_w + ix) * g.in_c + group * fic)
+                                }
+                                _ => None,
+                            };
+                            for ic in 0..fic {
+                                let xv = xi.map_or(pad_value, |xi| input[xi + ic].to_i32());
+                                let wv = filter[blocked_index(oc, tap + ic, k)].to_i32();
+                                acc = acc.wrapping_add(wv.wrapping_mul(xv));
+                                x_sum = x_sum.wrapping_add(xv);
+                            }
+                        }
+                    }
+                    acc = acc.wrapping_add(q.filter_offset.wrapping_mul(x_sum));
+                    let v = requant[oc].apply(acc).wrapping_add(q.output_offset);
+                    output[o] = T::from_i32_saturating(q.act.apply(v));
+                    o += 1;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    extern crate std;
+
     use super::*;
+    use std::vec;
+    use std::vec::Vec;
 
     fn geom(
         in_hw: [usize; 2],
@@ -337,5 +525,191 @@ mod tests {
         conv_2d_q(&p, &q, &requant, &input, &filter, None, &mut out);
         // (10)(10) + (-10)(-10) = 200 → 100 → 228
         assert_eq!(out, [228]);
+    }
+
+    /// A small deterministic generator for the folding tests (xorshift64*).
+    pub(crate) struct Rng(pub(crate) u64);
+
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        /// A value in `lo..=hi`.
+        pub(crate) fn range(&mut self, lo: i32, hi: i32) -> i32 {
+            let span = (i64::from(hi) - i64::from(lo) + 1) as u64;
+            (i64::from(lo) + (self.next() % span) as i64) as i32
+        }
+    }
+
+    /// Random geometries with padding on every side, strides, dilations and partial channel
+    /// blocks: `(geometry, groups)`.
+    pub(crate) fn random_geometries(
+        rng: &mut Rng,
+        grouped: bool,
+    ) -> impl Iterator<Item = (ConvGeometry, usize)> + '_ {
+        (0..40).map(move |_| {
+            let groups = if grouped { rng.range(1, 2) as usize } else { 1 };
+            let in_c = groups * rng.range(1, 5) as usize;
+            let out_c = groups * rng.range(1, 19) as usize;
+            let f = [rng.range(1, 3) as usize, rng.range(1, 3) as usize];
+            let stride = [rng.range(1, 2) as usize, rng.range(1, 2) as usize];
+            let dilation = [rng.range(1, 2) as usize, rng.range(1, 2) as usize];
+            let in_hw = [rng.range(1, 6) as usize, rng.range(1, 6) as usize];
+            let mut out = [0; 2];
+            let mut pad = [0; 2];
+            for a in 0..2 {
+                let eff = (f[a] - 1) * dilation[a] + 1;
+                pad[a] = rng.range(0, eff as i32 - 1) as usize;
+                let after = rng.range(0, eff as i32 - 1) as usize;
+                out[a] = (in_hw[a] + pad[a] + after).saturating_sub(eff) / stride[a] + 1;
+            }
+            let g = ConvGeometry {
+                batches: rng.range(1, 2) as usize,
+                in_h: in_hw[0],
+                in_w: in_hw[1],
+                in_c,
+                out_h: out[0],
+                out_w: out[1],
+                out_c,
+                filter_h: f[0],
+                filter_w: f[1],
+                stride,
+                dilation,
+                pad,
+            };
+            (g, groups)
+        })
+    }
+
+    /// Random quantization: zero points across the type's range, extreme biases (the folded
+    /// arithmetic must wrap exactly as the accumulator does).
+    pub(crate) fn random_quant<T: Quantized>(rng: &mut Rng, uint8: bool) -> ConvQuant {
+        ConvQuant {
+            input_offset: -rng.range(T::MIN, T::MAX),
+            filter_offset: if uint8 { -rng.range(0, 255) } else { 0 },
+            output_offset: rng.range(T::MIN, T::MAX),
+            act: ActQ {
+                min: T::MIN,
+                max: T::MAX,
+            },
+        }
+    }
+
+    pub(crate) fn random_vec<T: Quantized>(rng: &mut Rng, n: usize) -> Vec<T> {
+        (0..n)
+            .map(|_| T::from_i32_saturating(rng.range(T::MIN, T::MAX)))
+            .collect()
+    }
+
+    pub(crate) fn random_bias(rng: &mut Rng, n: usize) -> Vec<i32> {
+        (0..n)
+            .map(|_| match rng.range(0, 5) {
+                0 => i32::MAX - rng.range(0, 1000),
+                1 => i32::MIN + rng.range(0, 1000),
+                _ => rng.range(-100_000, 100_000),
+            })
+            .collect()
+    }
+
+    pub(crate) fn random_requant(rng: &mut Rng, n: usize) -> Vec<Requant> {
+        (0..n)
+            .map(|_| Requant {
+                multiplier: rng.range(1 << 30, i32::MAX),
+                shift: rng.range(-12, 0),
+            })
+            .collect()
+    }
+
+    fn check_folded<T: Quantized>(seed: u64, uint8: bool) {
+        let mut rng = Rng(seed);
+        let cases: Vec<_> = random_geometries(&mut Rng(seed ^ 0x9e37), true).collect();
+        for (g, groups) in cases {
+            let p = Conv2dParams { geom: g, groups };
+            let q = random_quant::<T>(&mut rng, uint8);
+            let input = random_vec::<T>(&mut rng, g.input_len());
+            let filter = random_vec::<T>(&mut rng, p.filter_len());
+            let requant = random_requant(&mut rng, g.out_c);
+            let with_bias = rng.range(0, 1) == 1;
+            let bias = random_bias(&mut rng, g.out_c);
+            let bias = with_bias.then_some(&bias[..]);
+            let mut want = vec![T::default(); g.output_len()];
+            conv_2d_q(&p, &q, &requant, &input, &filter, bias, &mut want);
+            let k = p.filter_len() / g.out_c;
+            let mut packed = vec![T::default(); blocked_len(g.out_c, k)];
+            pack_rows_blocked(g.out_c, k, &filter, &mut packed);
+            let mut folded = vec![0i32; g.out_c];
+            let w = |c: usize, i: usize| filter[c * k + i].to_i32();
+            fold_bias(
+                g.out_c,
+                k,
+                q.input_offset,
+                q.filter_offset,
+                w,
+                bias,
+                &mut folded,
+            );
+            let mut got = vec![T::default(); g.output_len()];
+            conv_2d_q_packed(&p, &q, &requant, &input, &packed, &folded, &mut got);
+            assert_eq!(&got[..], &want[..], "{g:?} groups {groups} {q:?}");
+        }
+    }
+
+    #[test]
+    fn folded_bias_matches_the_reference_int8() {
+        check_folded::<i8>(0x1234_5678, false);
+    }
+
+    #[test]
+    fn folded_bias_matches_the_reference_uint8() {
+        check_folded::<u8>(0x8765_4321, true);
+    }
+
+    #[test]
+    fn packed_float_matches_the_reference() {
+        let mut rng = Rng(42);
+        let cases: Vec<_> = random_geometries(&mut Rng(7), true).collect();
+        for (g, groups) in cases {
+            let p = Conv2dParams { geom: g, groups };
+            let f = |rng: &mut Rng| rng.range(-1000, 1000) as f32 / 256.0;
+            let input = (0..g.input_len())
+                .map(|_| f(&mut rng))
+                .collect::<Vec<f32>>();
+            let filter = (0..p.filter_len())
+                .map(|_| f(&mut rng))
+                .collect::<Vec<f32>>();
+            let bias = (0..g.out_c).map(|_| f(&mut rng)).collect::<Vec<f32>>();
+            let mut want = vec![0.0f32; g.output_len()];
+            conv_2d_f32(&p, ActF32::NONE, &input, &filter, Some(&bias), &mut want);
+            let k = p.filter_len() / g.out_c;
+            let mut packed = vec![0.0f32; blocked_len(g.out_c, k)];
+            pack_rows_blocked(g.out_c, k, &filter, &mut packed);
+            let mut got = vec![0.0f32; g.output_len()];
+            conv_2d_f32_packed(&p, ActF32::NONE, &input, &packed, &bias, &mut got);
+            assert_eq!(&got[..], &want[..]);
+        }
+    }
+
+    #[test]
+    fn blocked_layout() {
+        // 18 channels, 2 taps: two blocks of 16, the second padded.
+        assert_eq!(blocked_len(18, 2), 64);
+        assert_eq!(blocked_index(0, 1, 2), 16);
+        assert_eq!(blocked_index(17, 1, 2), 32 + 16 + 1);
+        let src: [i8; 6] = [1, 2, 3, 4, 5, 6]; // [3][2]
+        let mut dst = [9i8; 32];
+        pack_rows_blocked(3, 2, &src, &mut dst);
+        assert_eq!(&dst[..3], &[1, 3, 5]);
+        assert_eq!(&dst[16..19], &[2, 4, 6]);
+        assert!(dst[3..16].iter().all(|&v| v == 0));
+        let mut dst2 = [9i8; 48];
+        pack_cols_blocked(2, 3, &src, &mut dst2); // src as [3 taps][2 channels]
+        assert_eq!(
+            (dst2[0], dst2[1], dst2[16], dst2[17], dst2[32], dst2[33]),
+            (1, 2, 3, 4, 5, 6)
+        );
     }
 }

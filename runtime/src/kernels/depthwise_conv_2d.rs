@@ -4,9 +4,12 @@
 //!
 //! Filter layout is `[1, filter_h, filter_w, out_c]` with `out_c = in_c · depth_multiplier`;
 //! output channel `ic · depth_multiplier + m` reads input channel `ic`.
+//!
+//! The `*_packed` kernels read constant filters pre-packed as `[ceil(out_c/16)][Kh·Kw][16]` (see
+//! [`super::conv_2d`], "Pre-packed weights") and, quantized, a folded bias.
 
 use super::common::{ActF32, Quantized, Requant};
-use super::conv_2d::{ConvGeometry, ConvQuant};
+use super::conv_2d::{blocked_index, ConvGeometry, ConvQuant};
 
 /// Parameters of DEPTHWISE_CONV_2D.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -117,10 +120,119 @@ pub fn depthwise_conv_2d_q<T: Quantized, W: Quantized>(
     }
 }
 
+/// Calls `f(x_index, tap)` for every filter tap of output pixel `(b, oy, ox)`, padding taps
+/// included (`x_index` is `None` there); `tap = fy · filter_w + fx`.
+#[inline]
+fn for_each_tap_padded(
+    g: &ConvGeometry,
+    b: usize,
+    oy: usize,
+    ox: usize,
+    mut f: impl FnMut(Option<usize>, usize),
+) {
+    for fy in 0..g.filter_h {
+        let iy = (oy * g.stride[0] + fy * g.dilation[0]) as isize - g.pad[0] as isize;
+        let row_inside = iy >= 0 && (iy as usize) < g.in_h;
+        for fx in 0..g.filter_w {
+            let ix = (ox * g.stride[1] + fx * g.dilation[1]) as isize - g.pad[1] as isize;
+            let inside = row_inside && ix >= 0 && (ix as usize) < g.in_w;
+            let xi = inside.then(|| ((b * g.in_h + iy as usize) * g.in_w + ix as usize) * g.in_c);
+            f(xi, fy * g.filter_w + fx);
+        }
+    }
+}
+
+/// Float DEPTHWISE_CONV_2D on pre-packed weights: as [`depthwise_conv_2d_f32`] (same summation
+/// order, padding taps skipped), with the filter in the blocked layout
+/// ([`super::conv_2d::pack_cols_blocked`] of `[Kh·Kw][C]`: `[ceil(C/16)][Kh·Kw][16]`) and a bias
+/// always present.
+pub fn depthwise_conv_2d_f32_packed(
+    p: &DepthwiseConv2dParams,
+    act: ActF32,
+    input: &[f32],
+    filter: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+) {
+    let g = &p.geom;
+    let m = p.depth_multiplier;
+    let k = g.filter_h * g.filter_w;
+    for b in 0..g.batches {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                let o = ((b * g.out_h + oy) * g.out_w + ox) * g.out_c;
+                for ic in 0..g.in_c {
+                    for j in 0..m {
+                        let oc = ic * m + j;
+                        let mut total = 0.0f32;
+                        for_each_tap_padded(g, b, oy, ox, |xi, tap| {
+                            if let Some(xi) = xi {
+                                total += input[xi + ic] * filter[blocked_index(oc, tap, k)];
+                            }
+                        });
+                        output[o + oc] = act.apply(total + bias[oc]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Quantized DEPTHWISE_CONV_2D on pre-packed weights with the zero-point corrections folded into
+/// the bias ([`super::conv_2d::fold_bias`] over the `Kh·Kw` taps of each channel):
+/// `acc = Σ w·x + filter_offset·Σ x + bias'[oc]`, padding taps read as the input's zero point.
+/// Bit-identical to [`depthwise_conv_2d_q`]. `filter` is in the blocked layout of
+/// [`depthwise_conv_2d_f32_packed`], `bias` holds the `out_c` folded biases.
+pub fn depthwise_conv_2d_q_packed<T: Quantized, W: Quantized>(
+    p: &DepthwiseConv2dParams,
+    q: &ConvQuant,
+    requant: &[Requant],
+    input: &[T],
+    filter: &[W],
+    bias: &[i32],
+    output: &mut [T],
+) {
+    let g = &p.geom;
+    let m = p.depth_multiplier;
+    let k = g.filter_h * g.filter_w;
+    let pad_value = q.input_offset.wrapping_neg();
+    for b in 0..g.batches {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                let o = ((b * g.out_h + oy) * g.out_w + ox) * g.out_c;
+                for ic in 0..g.in_c {
+                    for j in 0..m {
+                        let oc = ic * m + j;
+                        let mut acc: i32 = bias[oc];
+                        let mut x_sum: i32 = 0;
+                        for_each_tap_padded(g, b, oy, ox, |xi, tap| {
+                            let xv = xi.map_or(pad_value, |xi| input[xi + ic].to_i32());
+                            let wv = filter[blocked_index(oc, tap, k)].to_i32();
+                            acc = acc.wrapping_add(wv.wrapping_mul(xv));
+                            x_sum = x_sum.wrapping_add(xv);
+                        });
+                        acc = acc.wrapping_add(q.filter_offset.wrapping_mul(x_sum));
+                        let v = requant[oc].apply(acc).wrapping_add(q.output_offset);
+                        output[o + oc] = T::from_i32_saturating(q.act.apply(v));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
     use crate::kernels::common::ActQ;
+    use crate::kernels::conv_2d::tests::{
+        random_bias, random_geometries, random_quant, random_requant, random_vec, Rng,
+    };
+    use crate::kernels::conv_2d::{blocked_len, fold_bias, pack_cols_blocked};
+    use std::vec;
+    use std::vec::Vec;
 
     #[test]
     fn float_multiplier_two_same_padding() {
@@ -211,5 +323,66 @@ mod tests {
         );
         // (1·3 − 2) = 1 → ·1 − 5 = −4; (3·3 − 4) = 5 → 0
         assert_eq!(out, [-4, 0]);
+    }
+
+    fn check_folded<T: Quantized>(seed: u64, uint8: bool) {
+        let mut rng = Rng(seed);
+        let cases: Vec<_> = random_geometries(&mut Rng(seed ^ 0x51), false).collect();
+        for (mut g, _) in cases {
+            // Up to 27 channels: partial and full blocks of 16.
+            let m = rng.range(1, 3) as usize;
+            g.in_c = rng.range(1, 9) as usize;
+            g.out_c = g.in_c * m;
+            let p = DepthwiseConv2dParams {
+                geom: g,
+                depth_multiplier: m,
+            };
+            let q = random_quant::<T>(&mut rng, uint8);
+            let input = random_vec::<T>(&mut rng, g.input_len());
+            let filter = random_vec::<T>(&mut rng, p.filter_len());
+            let requant = random_requant(&mut rng, g.out_c);
+            let bias = random_bias(&mut rng, g.out_c);
+            let bias = (rng.range(0, 1) == 1).then_some(&bias[..]);
+            let mut want = vec![T::default(); g.output_len()];
+            depthwise_conv_2d_q(&p, &q, &requant, &input, &filter, bias, &mut want);
+            let k = g.filter_h * g.filter_w;
+            let mut packed = vec![T::default(); blocked_len(g.out_c, k)];
+            pack_cols_blocked(g.out_c, k, &filter, &mut packed);
+            let mut folded = vec![0i32; g.out_c];
+            let w = |c: usize, i: usize| filter[i * g.out_c + c].to_i32();
+            fold_bias(
+                g.out_c,
+                k,
+                q.input_offset,
+                q.filter_offset,
+                w,
+                bias,
+                &mut folded,
+            );
+            let mut got = vec![T::default(); g.output_len()];
+            depthwise_conv_2d_q_packed(&p, &q, &requant, &input, &packed, &folded, &mut got);
+            assert_eq!(got, want, "{g:?} {q:?}");
+            // Packed float on the same geometry.
+            let xf: Vec<f32> = input.iter().map(|v| v.to_i32() as f32 / 16.0).collect();
+            let wf: Vec<f32> = filter.iter().map(|v| v.to_i32() as f32 / 32.0).collect();
+            let bf: Vec<f32> = (0..g.out_c).map(|c| c as f32 - 3.5).collect();
+            let mut want = vec![0.0f32; g.output_len()];
+            depthwise_conv_2d_f32(&p, ActF32::NONE, &xf, &wf, Some(&bf), &mut want);
+            let mut packed = vec![0.0f32; blocked_len(g.out_c, k)];
+            pack_cols_blocked(g.out_c, k, &wf, &mut packed);
+            let mut got = vec![0.0f32; g.output_len()];
+            depthwise_conv_2d_f32_packed(&p, ActF32::NONE, &xf, &packed, &bf, &mut got);
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn folded_bias_matches_the_reference_int8() {
+        check_folded::<i8>(0x0bad_cafe, false);
+    }
+
+    #[test]
+    fn folded_bias_matches_the_reference_uint8() {
+        check_folded::<u8>(0xfeed_f00d, true);
     }
 }

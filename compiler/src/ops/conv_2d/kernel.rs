@@ -1,0 +1,368 @@
+//! The `conv_2d` family's kernels and how they run on a step's operands.
+
+use mvcc_runtime::kernels::common::{ActF32, Quantized, Requant};
+use mvcc_runtime::kernels::conv_2d::{
+    blocked_len, conv_2d_f32, conv_2d_f32_packed, conv_2d_q, conv_2d_q_packed, Conv2dParams,
+    ConvGeometry, ConvQuant,
+};
+use mvcc_runtime::kernels::depthwise_conv_2d::{
+    depthwise_conv_2d_f32, depthwise_conv_2d_f32_packed, depthwise_conv_2d_q,
+    depthwise_conv_2d_q_packed, DepthwiseConv2dParams,
+};
+use mvcc_runtime::kernels::transpose_conv::{
+    transpose_conv_f32, transpose_conv_q, TransposeConvParams,
+};
+
+use super::Weights;
+use crate::error::Result;
+use crate::interp::{Buf, StepIo};
+use crate::ir::DType;
+
+/// The `conv_2d` family's kernels: CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV, float32 or
+/// quantized (`dtype` `I8` or `U8` selects the element type of input, filter and output).
+///
+/// Operands are the op's: `[input, filter, bias]` for the forward convolutions (with
+/// [`Weights::Packed`] the filter and bias come from the lowering, see there), `[output_shape,
+/// filter, input, bias]` for TRANSPOSE_CONV, whose filter stays in TFLite's
+/// `[Co, Kh, Kw, Ci]` layout.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// Float CONV_2D.
+    Conv2dF32 {
+        /// Geometry and groups.
+        params: Conv2dParams,
+        /// Fused activation clamp.
+        act: ActF32,
+        /// Weight form.
+        weights: Weights,
+    },
+    /// Quantized CONV_2D (int8 per-channel or uint8 per-tensor).
+    Conv2dQ {
+        /// `I8` or `U8`.
+        dtype: DType,
+        /// Geometry and groups.
+        params: Conv2dParams,
+        /// Zero-point offsets and clamp.
+        q: ConvQuant,
+        /// One multiplier per output channel.
+        requant: Vec<Requant>,
+        /// Weight form.
+        weights: Weights,
+    },
+    /// Float DEPTHWISE_CONV_2D.
+    DepthwiseConv2dF32 {
+        /// Geometry and depth multiplier.
+        params: DepthwiseConv2dParams,
+        /// Fused activation clamp.
+        act: ActF32,
+        /// Weight form.
+        weights: Weights,
+    },
+    /// Quantized DEPTHWISE_CONV_2D.
+    DepthwiseConv2dQ {
+        /// `I8` or `U8`.
+        dtype: DType,
+        /// Geometry and depth multiplier.
+        params: DepthwiseConv2dParams,
+        /// Zero-point offsets and clamp.
+        q: ConvQuant,
+        /// One multiplier per output channel.
+        requant: Vec<Requant>,
+        /// Weight form.
+        weights: Weights,
+    },
+    /// Float TRANSPOSE_CONV (accumulates in the output).
+    TransposeConvF32 {
+        /// Geometry.
+        params: TransposeConvParams,
+        /// Fused activation clamp.
+        act: ActF32,
+    },
+    /// Quantized TRANSPOSE_CONV; accumulates in the step's scratch (`4 · output elements`
+    /// bytes).
+    TransposeConvQ {
+        /// `I8` or `U8`.
+        dtype: DType,
+        /// Geometry.
+        params: TransposeConvParams,
+        /// Zero-point offsets and clamp.
+        q: ConvQuant,
+        /// One multiplier per output channel.
+        requant: Vec<Requant>,
+    },
+}
+
+/// Picks the name for `(dtype, weights)` from `[i8 packed, i8 model, u8 packed, u8 model]`.
+fn qname(dtype: DType, weights: Weights, names: [&'static str; 4]) -> &'static str {
+    let u8 = usize::from(dtype == DType::U8) * 2;
+    names[u8 + usize::from(weights == Weights::Model)]
+}
+
+/// An error unless a slice holds `want` elements.
+fn expect_len(io: &StepIo<'_>, what: &str, got: usize, want: usize) -> Result<()> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(io.err(format!(
+            "{what} has {got} elements, the kernel expects {want}"
+        )))
+    }
+}
+
+/// Two data operands and an optional bias of a kernel, as typed slices.
+pub(crate) type Operands<'a, T, W, B> = (&'a [T], &'a [W], Option<&'a [B]>);
+
+/// Input, filter and bias of a forward convolution, checked against the kernel's sizes:
+/// `n` channels of `k` taps, `input_len` input elements.
+fn conv_operands<'a, T: bytemuck::Pod, W: bytemuck::Pod, B: bytemuck::Pod>(
+    io: &StepIo<'a>,
+    weights: Weights,
+    (input_len, n, k): (usize, usize, usize),
+) -> Result<Operands<'a, T, W, B>> {
+    let x = io.input::<T>(0)?;
+    let w = io.input::<W>(1)?;
+    expect_len(io, "the input", x.len(), input_len)?;
+    let (w_len, b) = match weights {
+        Weights::Packed => (blocked_len(n, k), Some(io.input::<B>(2)?)),
+        Weights::Model => (n * k, io.opt_input::<B>(2)?),
+    };
+    expect_len(io, "the filter", w.len(), w_len)?;
+    if let Some(b) = b {
+        expect_len(io, "the bias", b.len(), n)?;
+    }
+    Ok((x, w, b))
+}
+
+/// The packed bias, present by construction (checked by [`conv_operands`]).
+fn packed_bias<'a, B>(io: &StepIo<'_>, b: Option<&'a [B]>) -> Result<&'a [B]> {
+    b.ok_or_else(|| io.err("the packed bias is missing"))
+}
+
+fn exec_conv_2d_q<T: Quantized + bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    p: &Conv2dParams,
+    q: &ConvQuant,
+    requant: &[Requant],
+    weights: Weights,
+) -> Result<()> {
+    let g = &p.geom;
+    let k = g.filter_h * g.filter_w * p.filter_in_c();
+    let (x, w, b) = conv_operands::<T, T, i32>(io, weights, (g.input_len(), g.out_c, k))?;
+    let packed = match weights {
+        Weights::Packed => Some(packed_bias(io, b)?),
+        Weights::Model => None,
+    };
+    if io.output::<T>(0)?.len() != g.output_len() || requant.len() != g.out_c {
+        return Err(io.err("the output size does not match the kernel"));
+    }
+    let out = io.output::<T>(0)?;
+    match packed {
+        Some(b) => conv_2d_q_packed(p, q, requant, x, w, b, out),
+        None => conv_2d_q(p, q, requant, x, w, b, out),
+    }
+    Ok(())
+}
+
+fn exec_depthwise_q<T: Quantized + bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    p: &DepthwiseConv2dParams,
+    q: &ConvQuant,
+    requant: &[Requant],
+    weights: Weights,
+) -> Result<()> {
+    let g = &p.geom;
+    let k = g.filter_h * g.filter_w;
+    let (x, w, b) = conv_operands::<T, T, i32>(io, weights, (g.input_len(), g.out_c, k))?;
+    let packed = match weights {
+        Weights::Packed => Some(packed_bias(io, b)?),
+        Weights::Model => None,
+    };
+    if io.output::<T>(0)?.len() != g.output_len() || requant.len() != g.out_c {
+        return Err(io.err("the output size does not match the kernel"));
+    }
+    let out = io.output::<T>(0)?;
+    match packed {
+        Some(b) => depthwise_conv_2d_q_packed(p, q, requant, x, w, b, out),
+        None => depthwise_conv_2d_q(p, q, requant, x, w, b, out),
+    }
+    Ok(())
+}
+
+/// Operands of TRANSPOSE_CONV (filter, input, bias), checked against the geometry.
+fn transpose_operands<'a, T: bytemuck::Pod, B: bytemuck::Pod>(
+    io: &StepIo<'a>,
+    g: &ConvGeometry,
+) -> Result<Operands<'a, T, T, B>> {
+    let w = io.input::<T>(1)?;
+    let x = io.input::<T>(2)?;
+    let b = io.opt_input::<B>(3)?;
+    expect_len(
+        io,
+        "the filter",
+        w.len(),
+        g.out_c * g.filter_h * g.filter_w * g.in_c,
+    )?;
+    expect_len(io, "the input", x.len(), g.input_len())?;
+    if let Some(b) = b {
+        expect_len(io, "the bias", b.len(), g.out_c)?;
+    }
+    Ok((w, x, b))
+}
+
+fn exec_transpose_q<T: Quantized + bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    p: &TransposeConvParams,
+    q: &ConvQuant,
+    requant: &[Requant],
+) -> Result<()> {
+    let g = &p.geom;
+    let (w, x, b) = transpose_operands::<T, i32>(io, g)?;
+    if io.output::<T>(0)?.len() != g.output_len() || requant.len() != g.out_c {
+        return Err(io.err("the output size does not match the kernel"));
+    }
+    let mut scratch = std::mem::replace(&mut io.scratch, Buf::zeroed(0));
+    let r = match scratch.as_mut_slice::<i32>() {
+        Some(acc) if acc.len() == g.output_len() => {
+            transpose_conv_q(p, q, requant, x, w, b, acc, io.output::<T>(0)?);
+            Ok(())
+        }
+        _ => Err(io.err("the scratch does not hold the output's accumulators")),
+    };
+    io.scratch = scratch;
+    r
+}
+
+impl Kernel {
+    /// A short name for listings (`conv_2d_i8`; `_unpacked` for weights in the model's form).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Conv2dF32 { weights, .. } => match weights {
+                Weights::Packed => "conv_2d_f32",
+                Weights::Model => "conv_2d_f32_unpacked",
+            },
+            Kernel::Conv2dQ { dtype, weights, .. } => qname(
+                *dtype,
+                *weights,
+                [
+                    "conv_2d_i8",
+                    "conv_2d_i8_unpacked",
+                    "conv_2d_u8",
+                    "conv_2d_u8_unpacked",
+                ],
+            ),
+            Kernel::DepthwiseConv2dF32 { weights, .. } => match weights {
+                Weights::Packed => "depthwise_conv_2d_f32",
+                Weights::Model => "depthwise_conv_2d_f32_unpacked",
+            },
+            Kernel::DepthwiseConv2dQ { dtype, weights, .. } => qname(
+                *dtype,
+                *weights,
+                [
+                    "depthwise_conv_2d_i8",
+                    "depthwise_conv_2d_i8_unpacked",
+                    "depthwise_conv_2d_u8",
+                    "depthwise_conv_2d_u8_unpacked",
+                ],
+            ),
+            Kernel::TransposeConvF32 { .. } => "transpose_conv_f32",
+            Kernel::TransposeConvQ { dtype, .. } => qname(
+                *dtype,
+                Weights::Model,
+                ["", "transpose_conv_i8", "", "transpose_conv_u8"],
+            ),
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::Conv2dF32 {
+                params,
+                act,
+                weights,
+            } => {
+                let g = &params.geom;
+                let k = g.filter_h * g.filter_w * params.filter_in_c();
+                let (x, w, b) =
+                    conv_operands::<f32, f32, f32>(io, *weights, (g.input_len(), g.out_c, k))?;
+                let packed = match weights {
+                    Weights::Packed => Some(packed_bias(io, b)?),
+                    Weights::Model => None,
+                };
+                let out = io.output::<f32>(0)?;
+                if out.len() != g.output_len() {
+                    return Err(io.err("the output size does not match the kernel"));
+                }
+                match packed {
+                    Some(b) => conv_2d_f32_packed(params, *act, x, w, b, out),
+                    None => conv_2d_f32(params, *act, x, w, b, out),
+                }
+                Ok(())
+            }
+            Kernel::Conv2dQ {
+                dtype,
+                params,
+                q,
+                requant,
+                weights,
+            } => match dtype {
+                DType::U8 => exec_conv_2d_q::<u8>(io, params, q, requant, *weights),
+                _ => exec_conv_2d_q::<i8>(io, params, q, requant, *weights),
+            },
+            Kernel::DepthwiseConv2dF32 {
+                params,
+                act,
+                weights,
+            } => {
+                let g = &params.geom;
+                let k = g.filter_h * g.filter_w;
+                let (x, w, b) =
+                    conv_operands::<f32, f32, f32>(io, *weights, (g.input_len(), g.out_c, k))?;
+                let packed = match weights {
+                    Weights::Packed => Some(packed_bias(io, b)?),
+                    Weights::Model => None,
+                };
+                let out = io.output::<f32>(0)?;
+                if out.len() != g.output_len() {
+                    return Err(io.err("the output size does not match the kernel"));
+                }
+                match packed {
+                    Some(b) => depthwise_conv_2d_f32_packed(params, *act, x, w, b, out),
+                    None => depthwise_conv_2d_f32(params, *act, x, w, b, out),
+                }
+                Ok(())
+            }
+            Kernel::DepthwiseConv2dQ {
+                dtype,
+                params,
+                q,
+                requant,
+                weights,
+            } => match dtype {
+                DType::U8 => exec_depthwise_q::<u8>(io, params, q, requant, *weights),
+                _ => exec_depthwise_q::<i8>(io, params, q, requant, *weights),
+            },
+            Kernel::TransposeConvF32 { params, act } => {
+                let (w, x, b) = transpose_operands::<f32, f32>(io, &params.geom)?;
+                let out = io.output::<f32>(0)?;
+                if out.len() != params.geom.output_len() {
+                    return Err(io.err("the output size does not match the kernel"));
+                }
+                transpose_conv_f32(params, *act, x, w, b, out);
+                Ok(())
+            }
+            Kernel::TransposeConvQ {
+                dtype,
+                params,
+                q,
+                requant,
+            } => match dtype {
+                DType::U8 => exec_transpose_q::<u8>(io, params, q, requant),
+                _ => exec_transpose_q::<i8>(io, params, q, requant),
+            },
+        }
+    }
+}
