@@ -203,16 +203,18 @@ impl<'p> Interpreter<'p> {
                     done_at[o.index()] = Some(si);
                 }
             }
-            // A value aliased into another is complete when everything written into the root is.
-            for v in 0..p.values.len() {
-                let (root, _) = p.root(ValueId(v as u32));
-                let last = (0..p.values.len())
-                    .filter(|&w| p.root(ValueId(w as u32)).0 == root)
-                    .filter_map(|w| done_at[w])
-                    .max();
-                if p.values[v].alias.is_some() || root.index() != v {
-                    done_at[v] = last;
+            // A value sharing memory with others (aliases, concatenation slices) is complete when
+            // every step writing into that memory has run.
+            let roots: Vec<ValueId> = (0..p.values.len()).map(|v| p.root(ValueId(v as u32)).0).collect();
+            let mut last_write: Vec<Option<usize>> = vec![None; p.values.len()];
+            for (v, root) in roots.iter().enumerate() {
+                if let Some(s) = done_at[v] {
+                    let slot = &mut last_write[root.index()];
+                    *slot = Some(slot.map_or(s, |x: usize| x.max(s)));
                 }
+            }
+            for (v, root) in roots.iter().enumerate() {
+                done_at[v] = last_write[root.index()];
             }
         }
         let mut values: Values = vec![None; p.values.len()];

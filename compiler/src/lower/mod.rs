@@ -15,7 +15,7 @@ pub mod program;
 pub use program::*;
 
 use crate::error::{Error, Location, Result};
-use crate::ir::{Graph, OpId, OpKind, TensorId};
+use crate::ir::{Graph, Op, OpId, OpKind, TensorId};
 use crate::ops::{self, InferCx};
 
 /// What an op family's lowering sees: the op (through the shape rule's context), the weight blob
@@ -225,9 +225,70 @@ fn lower_op(
         let origin = cx.origin();
         return Ok(vec![Step::new(Kernel::Copy, vec![Some(input)], cx.outputs()?, origin)]);
     }
+    if let Op::Concatenation(a) = &node.op {
+        if elide_concatenation(g, node, a, program, values) {
+            return Ok(Vec::new());
+        }
+    }
     let icx = InferCx { graph: g, node };
     let mut cx = LowerCx { icx, op: id, shared: shared.clone(), blob: &mut program.weights, values, weights };
     ops::lower(&mut cx)
+}
+
+/// CONCATENATION elimination: when every operand's bytes form one contiguous slice of the result
+/// (all dimensions before the axis are 1) and the concatenation only copies (same type and
+/// quantization everywhere, no activation), each operand's producer writes straight into its
+/// slice: the operand's memory becomes an alias of the result at the slice's offset, and no step
+/// is emitted. Operands that are constants, model inputs, already aliased elsewhere, or repeated
+/// keep the copy.
+fn elide_concatenation(
+    g: &Graph,
+    node: &crate::ir::OpNode,
+    a: &crate::ir::ConcatAttrs,
+    program: &mut Program,
+    values: &[Option<ValueId>],
+) -> bool {
+    let (Some(&out_t), true) = (node.outputs.first(), a.act == crate::ir::Activation::None) else {
+        return false;
+    };
+    let Some(out) = values[out_t.index()] else { return false };
+    let out_tensor = g.tensor(out_t);
+    let rank = out_tensor.shape.len() as i64;
+    let axis = if a.axis < 0 { i64::from(a.axis) + rank } else { i64::from(a.axis) };
+    if !(0..rank).contains(&axis) || out_tensor.shape[..axis as usize].iter().any(|&d| d != 1) {
+        return false;
+    }
+    // Each operand's root must be a value of exactly the operand's bytes that nothing else
+    // places in memory yet.
+    let mut roots = Vec::new();
+    for t in &node.inputs {
+        let Some(t) = *t else { return false };
+        let tensor = g.tensor(t);
+        if tensor.dtype != out_tensor.dtype || tensor.quant != out_tensor.quant {
+            return false;
+        }
+        let Some(v) = values[t.index()] else { return false };
+        let (root, offset) = program.root(v);
+        let rv = program.value(root);
+        if offset != 0 || rv.bytes != tensor.byte_len() || rv.io.is_some() || root == program.root(out).0 {
+            return false;
+        }
+        if roots.contains(&root) {
+            return false;
+        }
+        roots.push(root);
+    }
+    let total: usize = roots.iter().map(|r| program.value(*r).bytes).sum();
+    if total != program.value(out).bytes {
+        return false;
+    }
+    let mut offset = 0;
+    for root in roots {
+        let bytes = program.value(root).bytes;
+        program.values[root.index()].alias = Some(Alias { of: out, offset });
+        offset += bytes;
+    }
+    true
 }
 
 /// A step that evaluates the op from the graph (transitional, for op families not lowered yet).
