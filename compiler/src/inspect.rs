@@ -51,3 +51,40 @@ pub fn totals(g: &Graph) -> (u64, u64, u64) {
     let macs = g.op_ids().into_iter().map(|o| op_macs(g, o)).sum();
     (params, bytes, macs)
 }
+
+/// The most bytes of tensors live at once when the graph runs op by op as imported: every op
+/// result materialized (PAD copies, standalone activations, reshapes), no in-place, no aliasing.
+/// Model inputs and outputs are counted like any tensor. This is the memory an interpreter
+/// without the middle end needs at least; the plan's lower bound is the same measure after it.
+pub fn unfused_lower_bound(g: &Graph) -> u64 {
+    let Ok(order) = g.topo_order() else { return 0 };
+    let mut last_use = vec![0usize; g.tensors.len()];
+    let mut first_def = vec![usize::MAX; g.tensors.len()];
+    for &t in &g.inputs {
+        first_def[t.index()] = 0;
+    }
+    for (s, &o) in order.iter().enumerate() {
+        let n = g.op(o);
+        for t in n.inputs.iter().flatten() {
+            last_use[t.index()] = last_use[t.index()].max(s);
+        }
+        for &t in &n.outputs {
+            first_def[t.index()] = first_def[t.index()].min(s);
+            last_use[t.index()] = last_use[t.index()].max(s);
+        }
+    }
+    for &t in &g.outputs {
+        last_use[t.index()] = order.len();
+    }
+    (0..order.len())
+        .map(|s| {
+            g.tensors
+                .iter()
+                .enumerate()
+                .filter(|(i, t)| !t.is_const() && first_def[*i] <= s && s <= last_use[*i])
+                .map(|(_, t)| t.byte_len() as u64)
+                .sum::<u64>()
+        })
+        .max()
+        .unwrap_or(0)
+}

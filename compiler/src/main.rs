@@ -24,7 +24,7 @@ enum Command {
         /// The `.tflite` model.
         model: PathBuf,
         /// Print one JSON object (keys: inputs, outputs, ops, params, weight_bytes, macs,
-        /// arena_bytes, arena_lower_bound_bytes).
+        /// arena_bytes, arena_lower_bound_bytes, unfused_lower_bound_bytes).
         #[arg(long)]
         json: bool,
         /// Print the imported IR in its text form.
@@ -196,6 +196,7 @@ fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path
             "params": params,
             "weight_bytes": weight_bytes,
             "macs": macs,
+            "unfused_lower_bound_bytes": mvcc::inspect::unfused_lower_bound(&g),
         });
         // The memory plan of the program `run` executes; null (with the reason) if it cannot be
         // compiled.
