@@ -10,12 +10,15 @@
 //! TFLite rejects a fused activation other than NONE. mvcc applies one on float32 (a clamp after
 //! the copy, as every other float op does) and reports it unsupported on quantized types.
 
+use mvcc_runtime::kernels::common::ActF32;
 use mvcc_runtime::kernels::concatenation::{self as kernel, ConcatParams, ConcatRescale};
 
-use super::transpose::{norm_axis, tflite_qparams, with_bits_type};
+use super::transpose::{norm_axis, tflite_qparams, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{Activation, ConcatAttrs, DType, Shape};
+use crate::lower::{LowerCx, Step};
 use crate::quant::act_f32;
 
 /// Element types TFLite's CONCATENATION accepts.
@@ -131,33 +134,111 @@ pub fn concat_rescales(cx: &InferCx<'_>) -> Result<Vec<ConcatRescale>> {
         .collect()
 }
 
+/// The kernel of a CONCATENATION: a copy of elements of a width, unless a float activation
+/// clamps or uint8 operands need rescaling.
+fn concat_kernel(cx: &InferCx<'_>, a: &ConcatAttrs) -> Result<DataKernel<Kernel>> {
+    let p = concat_params(cx, a)?;
+    let dtype = cx.output(0)?.dtype;
+    let kernel = match dtype {
+        DType::F32 if a.act != Activation::None => Kernel::ConcatF32(p, act_f32(a.act)),
+        DType::U8 => {
+            let rescales = concat_rescales(cx)?;
+            if rescales.iter().all(|r| r.identity) {
+                Kernel::Concat(p, Width::X8)
+            } else {
+                Kernel::ConcatU8(p, rescales)
+            }
+        }
+        _ => Kernel::Concat(p, Width::of(cx, dtype)?),
+    };
+    Ok(DataKernel::new(
+        kernel,
+        (0..cx.node.inputs.len()).collect::<Vec<_>>(),
+    ))
+}
+
 /// CONCATENATION: copies (float: then clamps; uint8: rescales) with the runtime kernels.
 pub fn eval_concatenation(cx: &mut EvalCx<'_>, a: &ConcatAttrs) -> Result<()> {
-    let icx = cx.infer_cx();
-    let p = concat_params(&icx, a)?;
-    let n = cx.node.inputs.len();
-    let dtype = cx.out_tensor(0)?.dtype;
-    match dtype {
-        DType::F32 => {
-            let inputs = (0..n)
-                .map(|i| cx.input::<f32>(i))
-                .collect::<Result<Vec<_>>>()?;
-            kernel::concatenation_f32(&p, &inputs, act_f32(a.act), cx.output::<f32>(0)?);
-            Ok(())
+    concat_kernel(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers CONCATENATION to one step reading every operand.
+pub fn lower_concatenation(cx: &mut LowerCx<'_>, a: &ConcatAttrs) -> Result<Vec<Step>> {
+    concat_kernel(&cx.icx, a)?.lower(cx, crate::lower::Kernel::Concatenation)
+}
+
+/// The `concatenation` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// A copy of elements of a width.
+    Concat(ConcatParams, Width),
+    /// Float, then the activation clamp.
+    ConcatF32(ConcatParams, ActF32),
+    /// uint8 with each operand's rescaling into the output's quantization (in operand order).
+    ConcatU8(ConcatParams, Vec<ConcatRescale>),
+}
+
+/// The operands of a step as `T`, checked to make up the result with `p`.
+fn operands<'a, T: bytemuck::Pod>(
+    io: &mut StepIo<'a>,
+    p: &ConcatParams,
+    n: Option<usize>,
+) -> Result<Vec<&'a [T]>> {
+    let count = n.unwrap_or(io.inputs.len());
+    let inputs = (0..count)
+        .map(|i| io.input::<T>(i))
+        .collect::<Result<Vec<_>>>()?;
+    let out_len = io.output::<T>(0)?.len();
+    if count != io.inputs.len() || !p.fits(inputs.iter().map(|x| x.len()), out_len) {
+        return Err(io.err(format!(
+            "{} operands of {:?} elements do not concatenate into {out_len} in {} rows",
+            io.inputs.len(),
+            inputs.iter().map(|x| x.len()).collect::<Vec<_>>(),
+            p.outer
+        )));
+    }
+    Ok(inputs)
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Concat(_, w) => w.pick([
+                "concatenation_x8",
+                "concatenation_x16",
+                "concatenation_x32",
+                "concatenation_x64",
+            ]),
+            Kernel::ConcatF32(..) => "concatenation_f32",
+            Kernel::ConcatU8(..) => "concatenation_rescale_u8",
         }
-        DType::U8 => {
-            let rescales = concat_rescales(&icx)?;
-            let inputs = (0..n)
-                .map(|i| Ok((cx.input::<u8>(i)?, rescales[i])))
-                .collect::<Result<Vec<_>>>()?;
-            kernel::concatenation_with_scaling_u8(&p, &inputs, cx.output::<u8>(0)?);
-            Ok(())
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::Concat(p, w) => with_width!(*w, T => {
+                let inputs = operands::<T>(io, p, None)?;
+                kernel::concatenation(p, &inputs, io.output::<T>(0)?);
+                Ok(())
+            }),
+            Kernel::ConcatF32(p, act) => {
+                let inputs = operands::<f32>(io, p, None)?;
+                kernel::concatenation_f32(p, &inputs, *act, io.output::<f32>(0)?);
+                Ok(())
+            }
+            Kernel::ConcatU8(p, rescales) => {
+                let inputs = operands::<u8>(io, p, Some(rescales.len()))?;
+                let inputs: Vec<(&[u8], ConcatRescale)> =
+                    inputs.into_iter().zip(rescales.iter().copied()).collect();
+                kernel::concatenation_with_scaling_u8(p, &inputs, io.output::<u8>(0)?);
+                Ok(())
+            }
         }
-        _ => with_bits_type!(cx, dtype, T => {
-            let inputs = (0..n).map(|i| cx.input::<T>(i)).collect::<Result<Vec<_>>>()?;
-            kernel::concatenation(&p, &inputs, cx.output::<T>(0)?);
-            Ok(())
-        }),
     }
 }
 
@@ -165,7 +246,7 @@ pub fn eval_concatenation(cx: &mut EvalCx<'_>, a: &ConcatAttrs) -> Result<()> {
 mod tests {
     use crate::interp::Buf;
     use crate::ir::{Activation, ConcatAttrs, DType, Op};
-    use crate::ops::transpose::testutil::{eval, fails_with, infer, t, tq};
+    use crate::ops::transpose::testutil::{eval, fails_with, infer, kernels, lower_and_run, t, tq};
 
     fn concat(axis: i32, act: Activation) -> Op {
         Op::Concatenation(ConcatAttrs { axis, act })
@@ -220,6 +301,37 @@ mod tests {
     }
 
     #[test]
+    fn lowered_concatenations_pick_the_plainest_kernel() {
+        let run = |scale: f32| {
+            lower_and_run(
+                concat(0, Activation::None),
+                vec![tq(DType::U8, &[1], 0.5, 10), tq(DType::U8, &[1], scale, 10)],
+                vec![tq(DType::U8, &[2], 0.5, 10)],
+                &[Buf::from_slice(&[7u8]), Buf::from_slice(&[12u8])],
+            )
+            .unwrap()
+        };
+        let (p, out) = run(0.5);
+        assert_eq!(kernels(&p), vec![("concatenation_x8".to_string(), 2)]);
+        assert_eq!(out[0].as_slice::<u8>().unwrap(), &[7, 12]);
+        // (12 − 10) · 1 / 0.5 + 10 = 14.
+        let (p, out) = run(1.0);
+        assert_eq!(
+            kernels(&p),
+            vec![("concatenation_rescale_u8".to_string(), 2)]
+        );
+        assert_eq!(out[0].as_slice::<u8>().unwrap(), &[7, 14]);
+        let (p, _) = lower_and_run(
+            concat(0, Activation::Relu),
+            vec![t(DType::F32, &[1]), t(DType::F32, &[1])],
+            vec![t(DType::F32, &[2])],
+            &[Buf::from_slice(&[-1f32]), Buf::from_slice(&[1f32])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("concatenation_f32".to_string(), 2)]);
+    }
+
+    #[test]
     fn mismatched_shapes_are_rejected() {
         let r = infer(
             concat(1, Activation::None),
@@ -227,30 +339,5 @@ mod tests {
             vec![t(DType::F32, &[1, 3])],
         );
         assert!(fails_with(r, "does not match"));
-    }
-}
-
-/// Lowers Concatenation (transitional: evaluated from the graph).
-pub fn lower_concatenation(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::ConcatAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `concatenation` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

@@ -5,10 +5,12 @@
 
 use mvcc_runtime::kernels::depth_to_space::{self as kernel, BlockParams};
 
-use super::transpose::{expect_io_dtype, with_bits_type};
+use super::transpose::{expect_io_dtype, in_out, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{BlockAttrs, DType, Shape};
+use crate::lower::{LowerCx, Step};
 
 /// Element types both TFLite kernels accept.
 const DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I32, DType::I64];
@@ -88,32 +90,115 @@ pub fn space_to_depth_params(cx: &InferCx<'_>, a: &BlockAttrs) -> Result<BlockPa
     })
 }
 
+fn depth_to_space_kernel(cx: &InferCx<'_>, a: &BlockAttrs) -> Result<DataKernel<Kernel>> {
+    let p = depth_to_space_params(cx, a)?;
+    let w = Width::of(cx, cx.input(0)?.dtype)?;
+    Ok(DataKernel::new(Kernel::DepthToSpace(p, w), [0]))
+}
+
+fn space_to_depth_kernel(cx: &InferCx<'_>, a: &BlockAttrs) -> Result<DataKernel<Kernel>> {
+    let p = space_to_depth_params(cx, a)?;
+    let w = Width::of(cx, cx.input(0)?.dtype)?;
+    Ok(DataKernel::new(Kernel::SpaceToDepth(p, w), [0]))
+}
+
 /// DEPTH_TO_SPACE with [`kernel::depth_to_space`].
 pub fn eval_depth_to_space(cx: &mut EvalCx<'_>, a: &BlockAttrs) -> Result<()> {
-    let p = depth_to_space_params(&cx.infer_cx(), a)?;
-    let dtype = cx.in_tensor(0)?.dtype;
-    with_bits_type!(cx, dtype, T => {
-        let input = cx.input::<T>(0)?;
-        kernel::depth_to_space(&p, input, cx.output::<T>(0)?);
-        Ok(())
-    })
+    depth_to_space_kernel(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
 }
 
 /// SPACE_TO_DEPTH with [`kernel::space_to_depth`].
 pub fn eval_space_to_depth(cx: &mut EvalCx<'_>, a: &BlockAttrs) -> Result<()> {
-    let p = space_to_depth_params(&cx.infer_cx(), a)?;
-    let dtype = cx.in_tensor(0)?.dtype;
-    with_bits_type!(cx, dtype, T => {
-        let input = cx.input::<T>(0)?;
-        kernel::space_to_depth(&p, input, cx.output::<T>(0)?);
-        Ok(())
-    })
+    space_to_depth_kernel(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers DEPTH_TO_SPACE to one step.
+pub fn lower_depth_to_space(cx: &mut LowerCx<'_>, a: &BlockAttrs) -> Result<Vec<Step>> {
+    depth_to_space_kernel(&cx.icx, a)?.lower(cx, crate::lower::Kernel::DepthToSpace)
+}
+
+/// Lowers SPACE_TO_DEPTH to one step.
+pub fn lower_space_to_depth(cx: &mut LowerCx<'_>, a: &BlockAttrs) -> Result<Vec<Step>> {
+    space_to_depth_kernel(&cx.icx, a)?.lower(cx, crate::lower::Kernel::DepthToSpace)
+}
+
+/// The `depth_to_space` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// DEPTH_TO_SPACE of elements of a width.
+    DepthToSpace(BlockParams, Width),
+    /// SPACE_TO_DEPTH of elements of a width.
+    SpaceToDepth(BlockParams, Width),
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::DepthToSpace(_, w) => w.pick([
+                "depth_to_space_x8",
+                "depth_to_space_x16",
+                "depth_to_space_x32",
+                "depth_to_space_x64",
+            ]),
+            Kernel::SpaceToDepth(_, w) => w.pick([
+                "space_to_depth_x8",
+                "space_to_depth_x16",
+                "space_to_depth_x32",
+                "space_to_depth_x64",
+            ]),
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::DepthToSpace(p, w) => with_width!(*w, T => {
+                let n = p.elements();
+                let (x, y) = in_out::<T>(io, 0, n, n)?;
+                kernel::depth_to_space(p, x, y);
+                Ok(())
+            }),
+            Kernel::SpaceToDepth(p, w) => with_width!(*w, T => {
+                let n = p.elements();
+                let (x, y) = in_out::<T>(io, 0, n, n)?;
+                kernel::space_to_depth(p, x, y);
+                Ok(())
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::interp::Buf;
     use crate::ir::{BlockAttrs, DType, Op};
-    use crate::ops::transpose::testutil::{fails_with, infer, t};
+    use crate::ops::transpose::testutil::{fails_with, infer, kernels, lower_and_run, t};
+
+    #[test]
+    fn lowered_round_trip() {
+        let input: Vec<i64> = (0..8).collect();
+        let (p, out) = lower_and_run(
+            Op::DepthToSpace(BlockAttrs { block_size: 2 }),
+            vec![t(DType::I64, &[1, 1, 1, 8])],
+            vec![t(DType::I64, &[1, 2, 2, 2])],
+            &[Buf::from_slice(&input)],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("depth_to_space_x64".to_string(), 1)]);
+        let (p, back) = lower_and_run(
+            Op::SpaceToDepth(BlockAttrs { block_size: 2 }),
+            vec![t(DType::I64, &[1, 2, 2, 2])],
+            vec![t(DType::I64, &[1, 1, 1, 8])],
+            &out,
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("space_to_depth_x64".to_string(), 1)]);
+        assert_eq!(back[0].as_slice::<i64>().unwrap(), &input[..]);
+    }
 
     #[test]
     fn shapes_and_divisibility() {
@@ -153,35 +238,5 @@ mod tests {
             ),
             "multiples"
         ));
-    }
-}
-
-/// Lowers DepthToSpace (transitional: evaluated from the graph).
-pub fn lower_depth_to_space(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::BlockAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers SpaceToDepth (transitional: evaluated from the graph).
-pub fn lower_space_to_depth(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::BlockAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `depth_to_space` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

@@ -10,12 +10,14 @@
 //! [`mvcc_runtime::kernels::gather`]). Values are moved, never requantized (TFLite does not check
 //! quantization).
 
-use mvcc_runtime::kernels::gather::{self as kernel, GatherParams};
+use mvcc_runtime::kernels::gather::{self as kernel, GatherIndex, GatherParams};
 
-use super::transpose::{norm_axis, with_bits_type};
+use super::transpose::{norm_axis, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{DType, GatherAttrs, Shape};
+use crate::lower::{LowerCx, Step};
 
 /// Element types TFLite's GATHER moves (of those mvcc represents).
 const DTYPES: &[DType] = &[
@@ -101,37 +103,103 @@ pub fn gather_params(cx: &InferCx<'_>, a: &GatherAttrs) -> Result<GatherParams> 
     })
 }
 
+/// The kernel of a GATHER: params and indices stay operands (constant indices go to the weight
+/// blob, already checked).
+fn gather_kernel(cx: &InferCx<'_>, a: &GatherAttrs) -> Result<DataKernel<Kernel>> {
+    let p = gather_params(cx, a)?;
+    let w = Width::of(cx, cx.input(0)?.dtype)?;
+    let kernel = match cx.input(1)?.dtype {
+        DType::I32 => Kernel::GatherI32(p, w),
+        DType::I64 => Kernel::GatherI64(p, w),
+        t => return Err(cx.unsupported(format!("indices of type {t}"))),
+    };
+    Ok(DataKernel::new(kernel, [0, 1]))
+}
+
 /// GATHER with [`kernel::gather`]; an out-of-range index is an evaluation error.
 pub fn eval_gather(cx: &mut EvalCx<'_>, a: &GatherAttrs) -> Result<()> {
-    let p = gather_params(&cx.infer_cx(), a)?;
-    let dtype = cx.in_tensor(0)?.dtype;
-    let index_dtype = cx.in_tensor(1)?.dtype;
-    let result = with_bits_type!(cx, dtype, T => {
-        let params = cx.input::<T>(0)?;
-        Ok(match index_dtype {
-            DType::I64 => {
-                let indices = cx.input::<i64>(1)?;
-                kernel::gather(&p, params, indices, cx.output::<T>(0)?)
-            }
-            _ => {
-                let indices = cx.input::<i32>(1)?;
-                kernel::gather(&p, params, indices, cx.output::<T>(0)?)
-            }
-        })
-    })?;
-    result.map_err(|e| {
-        cx.err(format!(
+    gather_kernel(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers GATHER to one step reading params and indices.
+pub fn lower_gather(cx: &mut LowerCx<'_>, a: &GatherAttrs) -> Result<Vec<Step>> {
+    gather_kernel(&cx.icx, a)?.lower(cx, crate::lower::Kernel::Gather)
+}
+
+/// The `gather` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// Elements of a width gathered by int32 indices.
+    GatherI32(GatherParams, Width),
+    /// Elements of a width gathered by int64 indices.
+    GatherI64(GatherParams, Width),
+}
+
+/// Checks the operand sizes, then gathers; an index out of range is an error of the step.
+fn exec_gather<T: bytemuck::Pod, I: GatherIndex + bytemuck::Pod>(
+    io: &mut StepIo<'_>,
+    p: &GatherParams,
+) -> Result<()> {
+    let params = io.input::<T>(0)?;
+    let indices = io.input::<I>(1)?;
+    let n_out = io.output::<T>(0)?.len();
+    if params.len() != p.params_len() || indices.len() != p.indices_len() || n_out != p.out_len() {
+        return Err(io.err(format!(
+            "operands of {} and {} elements and a result of {n_out} do not match the parameters \
+             ({}, {} and {})",
+            params.len(),
+            indices.len(),
+            p.params_len(),
+            p.indices_len(),
+            p.out_len()
+        )));
+    }
+    kernel::gather(p, params, indices, io.output::<T>(0)?).map_err(|e| {
+        io.err(format!(
             "index {} (position {}) is out of range for a gathered axis of size {}",
             e.index, e.position, p.axis_size
         ))
     })
 }
 
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::GatherI32(_, w) => w.pick([
+                "gather_x8_i32",
+                "gather_x16_i32",
+                "gather_x32_i32",
+                "gather_x64_i32",
+            ]),
+            Kernel::GatherI64(_, w) => w.pick([
+                "gather_x8_i64",
+                "gather_x16_i64",
+                "gather_x32_i64",
+                "gather_x64_i64",
+            ]),
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; an index out of range (indices are data).
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::GatherI32(p, w) => with_width!(*w, T => exec_gather::<T, i32>(io, p)),
+            Kernel::GatherI64(p, w) => with_width!(*w, T => exec_gather::<T, i64>(io, p)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
     use crate::ir::{DType, GatherAttrs, Op};
-    use crate::ops::transpose::testutil::{c32, cbytes, eval, fails_with, infer, t};
+    use crate::ops::transpose::testutil::{
+        c32, cbytes, eval, fails_with, infer, kernels, lower_and_run, t,
+    };
 
     fn gather(axis: i32, batch_dims: i32) -> Op {
         Op::Gather(GatherAttrs { axis, batch_dims })
@@ -192,6 +260,26 @@ mod tests {
     }
 
     #[test]
+    fn lowered_gather_checks_indices_at_run_time() {
+        let run = |indices: &[i32]| {
+            lower_and_run(
+                gather(1, 0),
+                vec![t(DType::U8, &[2, 3]), t(DType::I32, &[2])],
+                vec![t(DType::U8, &[2, 2])],
+                &[
+                    Buf::from_slice(&[1u8, 2, 3, 4, 5, 6]),
+                    Buf::from_slice(indices),
+                ],
+            )
+        };
+        let (p, out) = run(&[2, 0]).unwrap();
+        assert_eq!(kernels(&p), vec![("gather_x8_i32".to_string(), 2)]);
+        assert_eq!(out[0].as_slice::<u8>().unwrap(), &[3, 1, 6, 4]);
+        assert!(fails_with(run(&[0, 3]), "index 3 (position 1)"));
+        assert!(fails_with(run(&[i32::MIN, 0]), "out of range"));
+    }
+
+    #[test]
     fn int64_constant_indices() {
         let out = eval(
             gather(1, 0),
@@ -201,30 +289,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out[0].as_slice::<f32>().unwrap(), &[3., 3., 6., 6.]);
-    }
-}
-
-/// Lowers Gather (transitional: evaluated from the graph).
-pub fn lower_gather(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::GatherAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `gather` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

@@ -15,10 +15,12 @@
 
 use mvcc_runtime::kernels::pad::{self as kernel, MirrorPadParams, PadParams};
 
-use super::transpose::{expect_io_dtype, tflite_qparams, with_bits_type};
+use super::transpose::{expect_io_dtype, in_out, tflite_qparams, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{DType, MirrorPadAttrs, MirrorPadMode, Shape};
+use crate::lower::{LowerCx, Step};
 use crate::quant::qrange;
 
 /// Element types TFLite's PAD and PADV2 accept (of those mvcc represents).
@@ -171,35 +173,42 @@ pub fn pad_params(cx: &InferCx<'_>) -> Result<PadParams> {
     PadParams::new(&input.shape, &pads).ok_or_else(|| cx.err("too many dimensions"))
 }
 
-fn eval_pad_common(cx: &mut EvalCx<'_>) -> Result<()> {
-    let icx = cx.infer_cx();
-    let p = pad_params(&icx)?;
-    let dynamic_value = icx.opt_input(2).is_some_and(|c| !c.is_const());
-    let bits = if dynamic_value {
-        None
-    } else {
-        Some(pad_value_bits(&icx)?)
-    };
-    let dtype = cx.in_tensor(0)?.dtype;
-    with_bits_type!(cx, dtype, T => {
-        let value: T = match bits {
-            Some(b) => b as T,
-            None => *cx.input::<T>(2)?.first().ok_or_else(|| cx.err("the pad value is empty"))?,
-        };
-        let input = cx.input::<T>(0)?;
-        kernel::pad(&p, input, value, cx.output::<T>(0)?);
-        Ok(())
-    })
+/// The kernel of PAD / PADV2: the paddings folded into the parameters, a pad value known at
+/// compile time folded too; PADV2's run-time pad value stays an operand.
+fn pad_kernel(cx: &InferCx<'_>) -> Result<DataKernel<Kernel>> {
+    let p = pad_params(cx)?;
+    let w = Width::of(cx, cx.input(0)?.dtype)?;
+    if cx.opt_input(2).is_some_and(|c| !c.is_const()) {
+        return Ok(DataKernel::new(
+            Kernel::Pad(p, w, PadValue::Operand),
+            [0, 2],
+        ));
+    }
+    let bits = pad_value_bits(cx)?;
+    Ok(DataKernel::new(
+        Kernel::Pad(p, w, PadValue::Const(bits)),
+        [0],
+    ))
 }
 
 /// PAD with [`kernel::pad`].
 pub fn eval_pad(cx: &mut EvalCx<'_>) -> Result<()> {
-    eval_pad_common(cx)
+    pad_kernel(&cx.infer_cx())?.eval(cx, Kernel::exec)
 }
 
 /// PADV2 with [`kernel::pad`].
 pub fn eval_pad_v2(cx: &mut EvalCx<'_>) -> Result<()> {
-    eval_pad_common(cx)
+    pad_kernel(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
+/// Lowers PAD to one step reading the input.
+pub fn lower_pad(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    pad_kernel(&cx.icx)?.lower(cx, crate::lower::Kernel::Pad)
+}
+
+/// Lowers PADV2 to one step reading the input (and the pad value when it is not a constant).
+pub fn lower_pad_v2(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    pad_kernel(&cx.icx)?.lower(cx, crate::lower::Kernel::Pad)
 }
 
 /// MIRROR_PAD: operands input and paddings.
@@ -242,22 +251,92 @@ pub fn mirror_pad_params(cx: &InferCx<'_>, a: &MirrorPadAttrs) -> Result<MirrorP
     })
 }
 
+fn mirror_pad_kernel(cx: &InferCx<'_>, a: &MirrorPadAttrs) -> Result<DataKernel<Kernel>> {
+    let p = mirror_pad_params(cx, a)?;
+    let w = Width::of(cx, cx.input(0)?.dtype)?;
+    Ok(DataKernel::new(Kernel::MirrorPad(p, w), [0]))
+}
+
 /// MIRROR_PAD with [`kernel::mirror_pad`].
 pub fn eval_mirror_pad(cx: &mut EvalCx<'_>, a: &MirrorPadAttrs) -> Result<()> {
-    let p = mirror_pad_params(&cx.infer_cx(), a)?;
-    let dtype = cx.in_tensor(0)?.dtype;
-    with_bits_type!(cx, dtype, T => {
-        let input = cx.input::<T>(0)?;
-        kernel::mirror_pad(&p, input, cx.output::<T>(0)?);
-        Ok(())
-    })
+    mirror_pad_kernel(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers MIRROR_PAD to one step reading the input.
+pub fn lower_mirror_pad(cx: &mut LowerCx<'_>, a: &MirrorPadAttrs) -> Result<Vec<Step>> {
+    mirror_pad_kernel(&cx.icx, a)?.lower(cx, crate::lower::Kernel::Pad)
+}
+
+/// Where a PAD's pad value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PadValue {
+    /// Known at compile time: the element's bit pattern, little-endian, zero-extended.
+    Const(u64),
+    /// Operand 1 of the step (PADV2 with a pad value computed at run time).
+    Operand,
+}
+
+/// The `pad` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// PAD / PADV2 of elements of a width.
+    Pad(PadParams, Width, PadValue),
+    /// MIRROR_PAD of elements of a width.
+    MirrorPad(MirrorPadParams, Width),
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Pad(_, w, _) => w.pick(["pad_x8", "pad_x16", "pad_x32", "pad_x64"]),
+            Kernel::MirrorPad(_, w) => w.pick([
+                "mirror_pad_x8",
+                "mirror_pad_x16",
+                "mirror_pad_x32",
+                "mirror_pad_x64",
+            ]),
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; a missing pad value.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::Pad(p, w, value) => with_width!(*w, T => {
+                let value: T = match *value {
+                    // Truncation to the element width is the point: the bits were zero-extended.
+                    PadValue::Const(bits) => bits as T,
+                    PadValue::Operand => match io.input::<T>(1)?.first() {
+                        Some(&v) => v,
+                        None => return Err(io.err("the pad value is empty")),
+                    },
+                };
+                let (x, y) = in_out::<T>(io, 0, p.in_len(), p.out_len())?;
+                kernel::pad(p, x, value, y);
+                Ok(())
+            }),
+            Kernel::MirrorPad(p, w) => with_width!(*w, T => {
+                if !p.fits() {
+                    return Err(io.err("the paddings do not fit the input"));
+                }
+                let (x, y) = in_out::<T>(io, 0, p.pad.in_len(), p.pad.out_len())?;
+                kernel::mirror_pad(p, x, y);
+                Ok(())
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
     use crate::ir::{DType, MirrorPadAttrs, MirrorPadMode, NoAttrs, Op};
-    use crate::ops::transpose::testutil::{c32, cbytes, eval, fails_with, infer, t, tq};
+    use crate::ops::transpose::testutil::{
+        c32, cbytes, eval, fails_with, infer, kernels, lower_and_run, t, tq,
+    };
 
     #[test]
     fn quantized_pad_uses_the_output_zero_point() {
@@ -305,6 +384,49 @@ mod tests {
     }
 
     #[test]
+    fn lowered_pads_fold_paddings_and_constant_values() {
+        // PADV2 with a run-time pad value keeps it as an operand.
+        let (p, out) = lower_and_run(
+            Op::PadV2(NoAttrs),
+            vec![
+                t(DType::I64, &[2]),
+                c32(&[1, 2], &[1, 2]),
+                t(DType::I64, &[]),
+            ],
+            vec![t(DType::I64, &[5])],
+            &[Buf::from_slice(&[7i64, 8]), Buf::from_slice(&[-1i64])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("pad_x64".to_string(), 2)]);
+        assert_eq!(out[0].as_slice::<i64>().unwrap(), &[-1, 7, 8, -1, -1]);
+        // A constant pad value (and the paddings) are parameters.
+        let (p, out) = lower_and_run(
+            Op::PadV2(NoAttrs),
+            vec![
+                t(DType::I16, &[1]),
+                c32(&[1, 2], &[0, 1]),
+                cbytes(DType::I16, &[], &[-3i16]),
+            ],
+            vec![t(DType::I16, &[2])],
+            &[Buf::from_slice(&[5i16])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("pad_x16".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<i16>().unwrap(), &[5, -3]);
+        let (p, out) = lower_and_run(
+            Op::MirrorPad(MirrorPadAttrs {
+                mode: MirrorPadMode::Reflect,
+            }),
+            vec![t(DType::U8, &[3]), c32(&[1, 2], &[2, 1])],
+            vec![t(DType::U8, &[6])],
+            &[Buf::from_slice(&[1u8, 2, 3])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("mirror_pad_x8".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<u8>().unwrap(), &[3, 2, 1, 2, 3, 2]);
+    }
+
+    #[test]
     fn bad_paddings_are_rejected() {
         let r = infer(
             Op::Pad(NoAttrs),
@@ -341,40 +463,5 @@ mod tests {
             vec![t(DType::F32, &[6])],
         );
         assert!(fails_with(r, "exceed 2"));
-    }
-}
-
-/// Lowers Pad (transitional: evaluated from the graph).
-pub fn lower_pad(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers PadV2 (transitional: evaluated from the graph).
-pub fn lower_pad_v2(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers MirrorPad (transitional: evaluated from the graph).
-pub fn lower_mirror_pad(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::MirrorPadAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `pad` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

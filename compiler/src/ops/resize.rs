@@ -11,10 +11,12 @@
 
 use mvcc_runtime::kernels::resize::{self as kernel, ResizeParams};
 
-use super::transpose::with_bits_type;
+use super::transpose::{in_out, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{DType, ResizeAttrs, Shape};
+use crate::lower::{LowerCx, Step};
 
 /// Element types both TFLite resize kernels accept (of those mvcc represents).
 const DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I16];
@@ -53,6 +55,12 @@ fn infer_resize(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
             input.shape
         )));
     };
+    if n * c != 0 && (input.shape[1] == 0 || input.shape[2] == 0) {
+        return Err(cx.err(format!(
+            "the input has no rows or columns to resize (shape {:?})",
+            input.shape
+        )));
+    }
     let (h, w) = new_size(cx)?;
     // TFLite's coordinate arithmetic is 32-bit (the integer kernel scales by 1024).
     if [input.shape[1], input.shape[2], h, w]
@@ -94,46 +102,164 @@ pub fn resize_params(cx: &InferCx<'_>, a: &ResizeAttrs) -> Result<ResizeParams> 
     ))
 }
 
+/// The kernel of a RESIZE_BILINEAR: float interpolation for float32 and uint8, TFLite's integer
+/// arithmetic for int8 and int16.
+fn resize_bilinear_kernel(cx: &InferCx<'_>, a: &ResizeAttrs) -> Result<DataKernel<Kernel>> {
+    let p = resize_params(cx, a)?;
+    let kernel = match cx.input(0)?.dtype {
+        DType::F32 => Kernel::BilinearF32(p),
+        DType::U8 => Kernel::BilinearU8(p),
+        DType::I8 => Kernel::BilinearI8(p),
+        DType::I16 => Kernel::BilinearI16(p),
+        t => return Err(cx.unsupported(format!("input type {t}"))),
+    };
+    Ok(DataKernel::new(kernel, [0]))
+}
+
+fn resize_nearest_kernel(cx: &InferCx<'_>, a: &ResizeAttrs) -> Result<DataKernel<Kernel>> {
+    let p = resize_params(cx, a)?;
+    let w = Width::of(cx, cx.input(0)?.dtype)?;
+    Ok(DataKernel::new(Kernel::Nearest(p, w), [0]))
+}
+
 /// RESIZE_BILINEAR with the float, uint8 or integer reference kernel.
 pub fn eval_resize_bilinear(cx: &mut EvalCx<'_>, a: &ResizeAttrs) -> Result<()> {
-    let p = resize_params(&cx.infer_cx(), a)?;
-    match cx.in_tensor(0)?.dtype {
-        DType::F32 => {
-            let input = cx.input::<f32>(0)?;
-            kernel::resize_bilinear_f32(&p, input, cx.output::<f32>(0)?);
-        }
-        DType::U8 => {
-            let input = cx.input::<u8>(0)?;
-            kernel::resize_bilinear_u8(&p, input, cx.output::<u8>(0)?);
-        }
-        DType::I8 => {
-            let input = cx.input::<i8>(0)?;
-            kernel::resize_bilinear_integer(&p, input, cx.output::<i8>(0)?);
-        }
-        DType::I16 => {
-            let input = cx.input::<i16>(0)?;
-            kernel::resize_bilinear_integer(&p, input, cx.output::<i16>(0)?);
-        }
-        d => return Err(cx.err(format!("unsupported type {d}"))),
-    }
-    Ok(())
+    resize_bilinear_kernel(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
 }
 
 /// RESIZE_NEAREST_NEIGHBOR with [`kernel::resize_nearest_neighbor`].
 pub fn eval_resize_nearest_neighbor(cx: &mut EvalCx<'_>, a: &ResizeAttrs) -> Result<()> {
-    let p = resize_params(&cx.infer_cx(), a)?;
-    let dtype = cx.in_tensor(0)?.dtype;
-    with_bits_type!(cx, dtype, T => {
-        let input = cx.input::<T>(0)?;
-        kernel::resize_nearest_neighbor(&p, input, cx.output::<T>(0)?);
+    resize_nearest_kernel(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers RESIZE_BILINEAR to one step reading the input (the size is in the parameters).
+pub fn lower_resize_bilinear(cx: &mut LowerCx<'_>, a: &ResizeAttrs) -> Result<Vec<Step>> {
+    resize_bilinear_kernel(&cx.icx, a)?.lower(cx, crate::lower::Kernel::Resize)
+}
+
+/// Lowers RESIZE_NEAREST_NEIGHBOR to one step reading the input.
+pub fn lower_resize_nearest_neighbor(cx: &mut LowerCx<'_>, a: &ResizeAttrs) -> Result<Vec<Step>> {
+    resize_nearest_kernel(&cx.icx, a)?.lower(cx, crate::lower::Kernel::Resize)
+}
+
+/// The `resize` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// Float32 bilinear.
+    BilinearF32(ResizeParams),
+    /// uint8 bilinear (float interpolation).
+    BilinearU8(ResizeParams),
+    /// int8 bilinear (integer arithmetic).
+    BilinearI8(ResizeParams),
+    /// int16 bilinear (integer arithmetic).
+    BilinearI16(ResizeParams),
+    /// Nearest neighbour of elements of a width.
+    Nearest(ResizeParams, Width),
+}
+
+/// The operand and result of a step as `T`, checked against `p`.
+fn checked<'a, 'b, T: bytemuck::Pod>(
+    io: &'b mut StepIo<'a>,
+    p: &ResizeParams,
+) -> Result<(&'a [T], &'b mut [T])> {
+    if !p.is_valid() {
+        return Err(io.err("an empty input cannot be resized"));
+    }
+    in_out::<T>(io, 0, p.in_len(), p.out_len())
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::BilinearF32(_) => "resize_bilinear_f32",
+            Kernel::BilinearU8(_) => "resize_bilinear_u8",
+            Kernel::BilinearI8(_) => "resize_bilinear_i8",
+            Kernel::BilinearI16(_) => "resize_bilinear_i16",
+            Kernel::Nearest(_, w) => w.pick([
+                "resize_nearest_x8",
+                "resize_nearest_x16",
+                "resize_nearest_x32",
+                "resize_nearest_x64",
+            ]),
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::BilinearF32(p) => {
+                let (x, y) = checked::<f32>(io, p)?;
+                kernel::resize_bilinear_f32(p, x, y);
+            }
+            Kernel::BilinearU8(p) => {
+                let (x, y) = checked::<u8>(io, p)?;
+                kernel::resize_bilinear_u8(p, x, y);
+            }
+            Kernel::BilinearI8(p) => {
+                let (x, y) = checked::<i8>(io, p)?;
+                kernel::resize_bilinear_integer(p, x, y);
+            }
+            Kernel::BilinearI16(p) => {
+                let (x, y) = checked::<i16>(io, p)?;
+                kernel::resize_bilinear_integer(p, x, y);
+            }
+            Kernel::Nearest(p, w) => with_width!(*w, T => {
+                let (x, y) = checked::<T>(io, p)?;
+                kernel::resize_nearest_neighbor(p, x, y);
+            }),
+        }
         Ok(())
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::interp::Buf;
     use crate::ir::{DType, Op, ResizeAttrs};
-    use crate::ops::transpose::testutil::{c32, fails_with, infer, t};
+    use crate::ops::transpose::testutil::{c32, fails_with, infer, kernels, lower_and_run, t};
+
+    #[test]
+    fn lowered_resizes_read_only_the_input() {
+        let attrs = ResizeAttrs {
+            align_corners: false,
+            half_pixel_centers: false,
+        };
+        let (p, out) = lower_and_run(
+            Op::ResizeBilinear(attrs.clone()),
+            vec![t(DType::I8, &[1, 1, 2, 1]), c32(&[2], &[1, 4])],
+            vec![t(DType::I8, &[1, 1, 4, 1])],
+            &[Buf::from_slice(&[-3i8, 0])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("resize_bilinear_i8".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<i8>().unwrap(), &[-3, -2, 0, 0]);
+        let (p, out) = lower_and_run(
+            Op::ResizeNearestNeighbor(attrs),
+            vec![t(DType::I16, &[1, 1, 2, 1]), c32(&[2], &[1, 4])],
+            vec![t(DType::I16, &[1, 1, 4, 1])],
+            &[Buf::from_slice(&[5i16, 6])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("resize_nearest_x16".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<i16>().unwrap(), &[5, 5, 6, 6]);
+    }
+
+    #[test]
+    fn empty_rows_are_rejected() {
+        let r = infer(
+            Op::ResizeNearestNeighbor(ResizeAttrs {
+                align_corners: false,
+                half_pixel_centers: false,
+            }),
+            vec![t(DType::F32, &[1, 0, 2, 1]), c32(&[2], &[2, 2])],
+            vec![t(DType::F32, &[1])],
+        );
+        assert!(fails_with(r, "no rows or columns"));
+    }
 
     #[test]
     fn shapes_and_flag_checks() {
@@ -161,35 +287,5 @@ mod tests {
             vec![t(DType::F32, &[1])],
         );
         assert!(fails_with(r, "positive"));
-    }
-}
-
-/// Lowers ResizeBilinear (transitional: evaluated from the graph).
-pub fn lower_resize_bilinear(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::ResizeAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers ResizeNearestNeighbor (transitional: evaluated from the graph).
-pub fn lower_resize_nearest_neighbor(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::ResizeAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `resize` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

@@ -25,10 +25,12 @@
 
 use mvcc_runtime::kernels::slice::{self as kernel, SliceParams};
 
-use super::transpose::{expect_io_dtype, with_bits_type};
+use super::transpose::{expect_io_dtype, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{DType, Shape, StridedSliceAttrs};
+use crate::lower::{LowerCx, Step};
 
 /// Element types TFLite's SLICE and STRIDED_SLICE move (of those mvcc represents).
 const DTYPES: &[DType] = &[
@@ -128,23 +130,25 @@ pub fn slice_params(cx: &InferCx<'_>) -> Result<SliceParams> {
     resolve_slice(cx)?.params(cx)
 }
 
-fn run(cx: &mut EvalCx<'_>, p: &SliceParams) -> Result<()> {
-    let dtype = cx.in_tensor(0)?.dtype;
-    with_bits_type!(cx, dtype, T => {
-        let input = cx.input::<T>(0)?;
-        let output = cx.output::<T>(0)?;
-        if output.len() != p.out_len() {
-            return Err(cx.err("output size does not match the slice"));
-        }
-        kernel::slice(p, input, output);
-        Ok(())
-    })
+/// The kernel of a SLICE or STRIDED_SLICE: the walk `p` over elements of the input's width.
+fn slice_kernel(cx: &InferCx<'_>, p: SliceParams) -> Result<DataKernel<Kernel>> {
+    let w = Width::of(cx, cx.input(0)?.dtype)?;
+    if p.out_len() != cx.output(0)?.num_elements() || !p.fits(cx.input(0)?.num_elements()) {
+        return Err(cx.err("the slice does not fit the input and output"));
+    }
+    Ok(DataKernel::new(Kernel::Slice(p, w), [0]))
 }
 
 /// SLICE with [`kernel::slice`].
 pub fn eval_slice(cx: &mut EvalCx<'_>) -> Result<()> {
-    let p = slice_params(&cx.infer_cx())?;
-    run(cx, &p)
+    let icx = cx.infer_cx();
+    slice_kernel(&icx, slice_params(&icx)?)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers SLICE to one step reading the input (begin and size are in the parameters).
+pub fn lower_slice(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let p = slice_params(&cx.icx)?;
+    slice_kernel(&cx.icx, p)?.lower(cx, crate::lower::Kernel::Slice)
 }
 
 fn bit(mask: i32, i: i64) -> bool {
@@ -408,8 +412,52 @@ pub fn strided_slice_params(cx: &InferCx<'_>, a: &StridedSliceAttrs) -> Result<S
 
 /// STRIDED_SLICE with [`kernel::slice`].
 pub fn eval_strided_slice(cx: &mut EvalCx<'_>, a: &StridedSliceAttrs) -> Result<()> {
-    let p = strided_slice_params(&cx.infer_cx(), a)?;
-    run(cx, &p)
+    let icx = cx.infer_cx();
+    slice_kernel(&icx, strided_slice_params(&icx, a)?)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers STRIDED_SLICE to one step reading the input (begin, end and strides are in the
+/// parameters).
+pub fn lower_strided_slice(cx: &mut LowerCx<'_>, a: &StridedSliceAttrs) -> Result<Vec<Step>> {
+    let p = strided_slice_params(&cx.icx, a)?;
+    slice_kernel(&cx.icx, p)?.lower(cx, crate::lower::Kernel::Slice)
+}
+
+/// The `slice` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// SLICE or STRIDED_SLICE of elements of a width.
+    Slice(SliceParams, Width),
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Slice(_, w) => w.pick(["slice_x8", "slice_x16", "slice_x32", "slice_x64"]),
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::Slice(p, w) => with_width!(*w, T => {
+                let x = io.input::<T>(0)?;
+                let n_out = io.output::<T>(0)?.len();
+                if n_out != p.out_len() || !p.fits(x.len()) {
+                    return Err(io.err(format!(
+                        "an operand of {} and a result of {n_out} elements do not fit the slice",
+                        x.len()
+                    )));
+                }
+                kernel::slice(p, x, io.output::<T>(0)?);
+                Ok(())
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -417,7 +465,9 @@ mod tests {
     use super::*;
     use crate::interp::Buf;
     use crate::ir::{NoAttrs, Op};
-    use crate::ops::transpose::testutil::{c32, eval, fails_with, infer, t};
+    use crate::ops::transpose::testutil::{
+        c32, eval, fails_with, infer, kernels, lower_and_run, t,
+    };
 
     fn ss(begin: i32, end: i32, ellipsis: i32, new_axis: i32, shrink: i32, offset: bool) -> Op {
         Op::StridedSlice(StridedSliceAttrs {
@@ -616,6 +666,33 @@ mod tests {
     }
 
     #[test]
+    fn lowered_slices_read_only_the_input() {
+        let (p, out) = lower_and_run(
+            ss(0, 0, 0, 0, 0, false),
+            vec![
+                t(DType::F32, &[2, 3]),
+                c32(&[2], &[1, 2]),
+                c32(&[2], &[2, -4]),
+                c32(&[2], &[1, -2]),
+            ],
+            vec![t(DType::F32, &[1, 2])],
+            &[Buf::from_slice(&[1f32, 2., 3., 4., 5., 6.])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("slice_x32".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<f32>().unwrap(), &[6., 4.]);
+        let (p, out) = lower_and_run(
+            Op::Slice(NoAttrs),
+            vec![t(DType::Bool, &[4]), c32(&[1], &[1]), c32(&[1], &[2])],
+            vec![t(DType::Bool, &[2])],
+            &[Buf::from_slice(&[0u8, 1, 0, 1])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("slice_x8".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<u8>().unwrap(), &[1, 0]);
+    }
+
+    #[test]
     fn ceil_steps() {
         assert_eq!(steps(5, 2), 3);
         assert_eq!(steps(4, 2), 2);
@@ -656,35 +733,5 @@ mod tests {
         };
         let s = start_for_axis(&ax);
         assert_eq!((s, end_for_axis(&ax, s, true)), (2, 5));
-    }
-}
-
-/// Lowers Slice (transitional: evaluated from the graph).
-pub fn lower_slice(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers StridedSlice (transitional: evaluated from the graph).
-pub fn lower_strided_slice(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::StridedSliceAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `slice` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

@@ -11,10 +11,12 @@
 
 use mvcc_runtime::kernels::split_pack::{self as kernel, SplitParams};
 
-use super::transpose::{expect_same_quant, norm_axis, with_bits_type};
+use super::transpose::{expect_same_quant, norm_axis, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::interp::StepIo;
 use crate::ir::{DType, PackAttrs, Shape, SplitAttrs, Tensor};
+use crate::lower::{LowerCx, Step};
 
 /// Element types TFLite's SPLIT moves.
 const SPLIT_DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I16, DType::I32];
@@ -250,58 +252,139 @@ pub fn unpack_params(cx: &InferCx<'_>, a: &PackAttrs) -> Result<SplitParams> {
     Ok(params(&cx.input(0)?.shape, unpack_axis(cx, a)?))
 }
 
-/// Splits operand `input` into every result with [`kernel::split`].
-fn run_split(cx: &mut EvalCx<'_>, p: &SplitParams, input: usize) -> Result<()> {
-    let dtype = cx.in_tensor(input)?.dtype;
-    let loc = cx.infer_cx().loc();
-    with_bits_type!(cx, dtype, T => {
-        let data = cx.input::<T>(input)?;
-        let mut outs = cx
-            .outputs
-            .iter_mut()
-            .map(|b| b.as_mut_slice::<T>().ok_or_else(|| Error::invalid(loc.clone(), "output element type mismatch")))
-            .collect::<Result<Vec<_>>>()?;
-        kernel::split(p, data, &mut outs);
-        Ok(())
-    })
+/// A split of operand `input` (its only data operand) into every result.
+fn split_kernel(cx: &InferCx<'_>, p: SplitParams, input: usize) -> Result<DataKernel<Kernel>> {
+    let w = Width::of(cx, cx.input(input)?.dtype)?;
+    Ok(DataKernel::new(Kernel::Split(p, w), [input]))
+}
+
+fn pack_kernel(cx: &InferCx<'_>, a: &PackAttrs) -> Result<DataKernel<Kernel>> {
+    let p = pack_params(cx, a)?;
+    let w = Width::of(cx, cx.output(0)?.dtype)?;
+    Ok(DataKernel::new(
+        Kernel::Pack(p, w),
+        (0..cx.node.inputs.len()).collect::<Vec<_>>(),
+    ))
 }
 
 /// SPLIT with [`kernel::split`].
 pub fn eval_split(cx: &mut EvalCx<'_>, a: &SplitAttrs) -> Result<()> {
     let _ = a;
-    let p = split_params(&cx.infer_cx())?;
-    run_split(cx, &p, 1)
+    let icx = cx.infer_cx();
+    split_kernel(&icx, split_params(&icx)?, 1)?.eval(cx, Kernel::exec)
 }
 
 /// SPLIT_V with [`kernel::split`].
 pub fn eval_split_v(cx: &mut EvalCx<'_>, a: &SplitAttrs) -> Result<()> {
-    let p = split_v_params(&cx.infer_cx(), a)?;
-    run_split(cx, &p, 0)
+    let icx = cx.infer_cx();
+    split_kernel(&icx, split_v_params(&icx, a)?, 0)?.eval(cx, Kernel::exec)
 }
 
 /// PACK with [`kernel::pack`].
 pub fn eval_pack(cx: &mut EvalCx<'_>, a: &PackAttrs) -> Result<()> {
-    let p = pack_params(&cx.infer_cx(), a)?;
-    let dtype = cx.out_tensor(0)?.dtype;
-    let n = cx.node.inputs.len();
-    with_bits_type!(cx, dtype, T => {
-        let inputs = (0..n).map(|i| cx.input::<T>(i)).collect::<Result<Vec<_>>>()?;
-        kernel::pack(&p, &inputs, cx.output::<T>(0)?);
-        Ok(())
-    })
+    pack_kernel(&cx.infer_cx(), a)?.eval(cx, Kernel::exec)
 }
 
 /// UNPACK with [`kernel::split`].
 pub fn eval_unpack(cx: &mut EvalCx<'_>, a: &PackAttrs) -> Result<()> {
-    let p = unpack_params(&cx.infer_cx(), a)?;
-    run_split(cx, &p, 0)
+    let icx = cx.infer_cx();
+    split_kernel(&icx, unpack_params(&icx, a)?, 0)?.eval(cx, Kernel::exec)
+}
+
+/// Lowers SPLIT to one step reading the input (the axis is in the parameters).
+pub fn lower_split(cx: &mut LowerCx<'_>, a: &SplitAttrs) -> Result<Vec<Step>> {
+    let _ = a;
+    let p = split_params(&cx.icx)?;
+    split_kernel(&cx.icx, p, 1)?.lower(cx, crate::lower::Kernel::SplitPack)
+}
+
+/// Lowers SPLIT_V to one step reading the input (sizes and axis are in the parameters).
+pub fn lower_split_v(cx: &mut LowerCx<'_>, a: &SplitAttrs) -> Result<Vec<Step>> {
+    let p = split_v_params(&cx.icx, a)?;
+    split_kernel(&cx.icx, p, 0)?.lower(cx, crate::lower::Kernel::SplitPack)
+}
+
+/// Lowers PACK to one step reading every operand.
+pub fn lower_pack(cx: &mut LowerCx<'_>, a: &PackAttrs) -> Result<Vec<Step>> {
+    pack_kernel(&cx.icx, a)?.lower(cx, crate::lower::Kernel::SplitPack)
+}
+
+/// Lowers UNPACK to one step.
+pub fn lower_unpack(cx: &mut LowerCx<'_>, a: &PackAttrs) -> Result<Vec<Step>> {
+    let p = unpack_params(&cx.icx, a)?;
+    split_kernel(&cx.icx, p, 0)?.lower(cx, crate::lower::Kernel::SplitPack)
+}
+
+/// The `split_pack` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// SPLIT, SPLIT_V or UNPACK of elements of a width: operand 0 dealt out to every result.
+    Split(SplitParams, Width),
+    /// PACK of elements of a width: every operand interleaved into result 0.
+    Pack(SplitParams, Width),
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Split(_, w) => w.pick(["split_x8", "split_x16", "split_x32", "split_x64"]),
+            Kernel::Pack(_, w) => w.pick(["pack_x8", "pack_x16", "pack_x32", "pack_x64"]),
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::Split(p, w) => with_width!(*w, T => {
+                let x = io.input::<T>(0)?;
+                let e = io.err("results of an element type mismatch");
+                let mut outs = io
+                    .outputs
+                    .iter_mut()
+                    .map(|b| b.as_mut_slice::<T>())
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(e)?;
+                if !p.fits(outs.iter().map(|o| o.len()), x.len()) {
+                    let lens: Vec<usize> = outs.iter().map(|o| o.len()).collect();
+                    return Err(io.err(format!(
+                        "results of {lens:?} elements do not split an operand of {} in {} rows",
+                        x.len(),
+                        p.outer
+                    )));
+                }
+                kernel::split(p, x, &mut outs);
+                Ok(())
+            }),
+            Kernel::Pack(p, w) => with_width!(*w, T => {
+                let inputs = (0..io.inputs.len())
+                    .map(|i| io.input::<T>(i))
+                    .collect::<Result<Vec<_>>>()?;
+                let n_out = io.output::<T>(0)?.len();
+                if !p.fits(inputs.iter().map(|x| x.len()), n_out) {
+                    return Err(io.err(format!(
+                        "{} operands do not pack into a result of {n_out} elements in {} rows",
+                        inputs.len(),
+                        p.outer
+                    )));
+                }
+                kernel::pack(p, &inputs, io.output::<T>(0)?);
+                Ok(())
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
     use crate::ir::{DType, Op, PackAttrs, SplitAttrs};
-    use crate::ops::transpose::testutil::{c32, eval, fails_with, infer, t, tq};
+    use crate::ops::transpose::testutil::{
+        c32, eval, fails_with, infer, kernels, lower_and_run, t, tq,
+    };
 
     #[test]
     fn split_takes_the_axis_first() {
@@ -320,6 +403,48 @@ mod tests {
             vec![t(DType::F32, &[1]), t(DType::F32, &[1])],
         );
         assert!(fails_with(r, "equal parts"));
+    }
+
+    #[test]
+    fn lowered_splits_read_only_the_input() {
+        let (p, out) = lower_and_run(
+            Op::Split(SplitAttrs { num_splits: 2 }),
+            vec![c32(&[], &[1]), t(DType::F32, &[2, 2])],
+            vec![t(DType::F32, &[2, 1]), t(DType::F32, &[2, 1])],
+            &[Buf::from_slice(&[1f32, 2., 3., 4.])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("split_x32".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<f32>().unwrap(), &[1., 3.]);
+        assert_eq!(out[1].as_slice::<f32>().unwrap(), &[2., 4.]);
+        let (p, out) = lower_and_run(
+            Op::SplitV(SplitAttrs { num_splits: 2 }),
+            vec![t(DType::I8, &[3]), c32(&[2], &[-1, 1]), c32(&[], &[0])],
+            vec![t(DType::I8, &[2]), t(DType::I8, &[1])],
+            &[Buf::from_slice(&[1i8, 2, 3])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("split_x8".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<i8>().unwrap(), &[1, 2]);
+        assert_eq!(out[1].as_slice::<i8>().unwrap(), &[3]);
+        let (p, out) = lower_and_run(
+            Op::Unpack(PackAttrs { count: 2, axis: 1 }),
+            vec![t(DType::I32, &[2, 2])],
+            vec![t(DType::I32, &[2]), t(DType::I32, &[2])],
+            &[Buf::from_slice(&[1i32, 2, 3, 4])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("split_x32".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<i32>().unwrap(), &[1, 3]);
+        let (p, out) = lower_and_run(
+            Op::Pack(PackAttrs { count: 2, axis: 0 }),
+            vec![t(DType::I16, &[2]), t(DType::I16, &[2])],
+            vec![t(DType::I16, &[2, 2])],
+            &[Buf::from_slice(&[1i16, 2]), Buf::from_slice(&[3i16, 4])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("pack_x16".to_string(), 2)]);
+        assert_eq!(out[0].as_slice::<i16>().unwrap(), &[1, 2, 3, 4]);
     }
 
     #[test]
@@ -368,45 +493,5 @@ mod tests {
             vec![tq(DType::I8, &[3], 0.5, 1), tq(DType::I8, &[3], 0.5, 0)],
         );
         assert!(fails_with(r, "same quantization"));
-    }
-}
-
-/// Lowers Split (transitional: evaluated from the graph).
-pub fn lower_split(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::SplitAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers SplitV (transitional: evaluated from the graph).
-pub fn lower_split_v(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::SplitAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers Pack (transitional: evaluated from the graph).
-pub fn lower_pack(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::PackAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-/// Lowers Unpack (transitional: evaluated from the graph).
-pub fn lower_unpack(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::PackAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `split_pack` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

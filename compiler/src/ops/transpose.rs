@@ -9,35 +9,178 @@ use mvcc_runtime::kernels::transpose::{self as kernel, TransposeParams};
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
+use crate::interp::{Buf, StepIo};
 use crate::ir::{DType, Shape, Tensor};
+use crate::lower::{LowerCx, Origin, Step};
 
-/// Runs `$body` with the type alias `$t` bound to the unsigned integer type as wide as
-/// `$dtype`'s elements: data-movement kernels copy bit patterns, so one instance per element size
-/// serves every dtype.
-macro_rules! with_bits_type {
-    ($cx:expr, $dtype:expr, $t:ident => $body:expr) => {
-        match $dtype.size() {
-            1 => {
+/// The element width a data-movement kernel copies: values are moved as bit patterns, so one
+/// instance per width serves every dtype of that size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// 1-byte elements (`uint8`, `int8`, `bool`).
+    X8,
+    /// 2-byte elements (`int16`, `float16`).
+    X16,
+    /// 4-byte elements (`float32`, `int32`).
+    X32,
+    /// 8-byte elements (`int64`).
+    X64,
+}
+
+impl Width {
+    /// The width of `dtype`'s elements.
+    ///
+    /// # Errors
+    /// An element size other than 1, 2, 4 or 8 bytes.
+    pub fn of(cx: &InferCx<'_>, dtype: DType) -> Result<Width> {
+        match dtype.size() {
+            1 => Ok(Width::X8),
+            2 => Ok(Width::X16),
+            4 => Ok(Width::X32),
+            8 => Ok(Width::X64),
+            n => Err(cx.unsupported(format!("type {dtype} with {n}-byte elements"))),
+        }
+    }
+
+    /// Bytes per element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Width::X8 => 1,
+            Width::X16 => 2,
+            Width::X32 => 4,
+            Width::X64 => 8,
+        }
+    }
+
+    /// The one of four names (for 8-, 16-, 32- and 64-bit elements) that matches.
+    pub(crate) fn pick(self, names: [&'static str; 4]) -> &'static str {
+        names[self.bytes().trailing_zeros() as usize]
+    }
+}
+
+/// Runs `$body` with the type alias `$t` bound to the unsigned integer type of [`Width`] `$w`.
+macro_rules! with_width {
+    ($w:expr, $t:ident => $body:expr) => {
+        match $w {
+            $crate::ops::transpose::Width::X8 => {
                 type $t = u8;
                 $body
             }
-            2 => {
+            $crate::ops::transpose::Width::X16 => {
                 type $t = u16;
                 $body
             }
-            4 => {
+            $crate::ops::transpose::Width::X32 => {
                 type $t = u32;
                 $body
             }
-            8 => {
+            $crate::ops::transpose::Width::X64 => {
                 type $t = u64;
                 $body
             }
-            n => Err($cx.err(format!("unsupported element size {n}"))),
         }
     };
 }
-pub(crate) use with_bits_type;
+pub(crate) use with_width;
+
+/// A data-movement kernel and the op operands it reads, in the step's order. Operands folded into
+/// the parameters (axes, permutations, paddings, begin/end/strides, sizes) are not among them.
+///
+/// `lower_*` turns it into a step ([`DataKernel::lower`]); `eval_*` runs the same `exec` on the
+/// op's values ([`DataKernel::eval`]), so the Program and constant folding share one
+/// implementation.
+#[derive(Debug)]
+pub(crate) struct DataKernel<K> {
+    /// The kernel with its parameters.
+    pub kernel: K,
+    /// Indices of the op's operands the step reads.
+    pub operands: Vec<usize>,
+}
+
+impl<K> DataKernel<K> {
+    /// A kernel reading the op's operands `operands`.
+    pub fn new(kernel: K, operands: impl Into<Vec<usize>>) -> DataKernel<K> {
+        DataKernel {
+            kernel,
+            operands: operands.into(),
+        }
+    }
+
+    /// The step reading only the data operands.
+    ///
+    /// # Errors
+    /// As [`LowerCx::required`].
+    pub fn lower(
+        self,
+        cx: &mut LowerCx<'_>,
+        wrap: impl FnOnce(K) -> crate::lower::Kernel,
+    ) -> Result<Vec<Step>> {
+        let inputs = self
+            .operands
+            .iter()
+            .map(|&i| cx.required(i).map(Some))
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = cx.outputs()?;
+        let origin = cx.origin();
+        Ok(vec![Step::new(wrap(self.kernel), inputs, outputs, origin)])
+    }
+
+    /// Runs `exec` on the op's values as the interpreter runs the step.
+    ///
+    /// # Errors
+    /// The kernel's.
+    pub fn eval(
+        &self,
+        cx: &mut EvalCx<'_>,
+        exec: impl FnOnce(&K, &mut StepIo<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut inputs: Vec<Option<&Buf>> = Vec::with_capacity(self.operands.len());
+        for &i in &self.operands {
+            match cx.inputs.get(i).copied().flatten() {
+                Some(b) => inputs.push(Some(b)),
+                None => return Err(cx.err(format!("input {i} is missing"))),
+            }
+        }
+        let origin = Origin {
+            ops: cx.node.tflite_index.into_iter().collect(),
+            op: cx.node.op.kind().tflite_name(),
+            tensors: Vec::new(),
+        };
+        let mut io = StepIo {
+            inputs,
+            outputs: std::mem::take(&mut cx.outputs),
+            scratch: Buf::zeroed(0),
+            origin: &origin,
+        };
+        let r = exec(&self.kernel, &mut io);
+        cx.outputs = io.outputs;
+        r
+    }
+}
+
+/// Checks that a step's operand `input` and result `output` hold `want_in` and `want_out`
+/// elements of `T`, and returns them.
+///
+/// # Errors
+/// Missing operands or other sizes.
+pub(crate) fn in_out<'a, 'b, T: bytemuck::Pod>(
+    io: &'b mut StepIo<'a>,
+    input: usize,
+    want_in: usize,
+    want_out: usize,
+) -> Result<(&'a [T], &'b mut [T])> {
+    let x = io.input::<T>(input)?;
+    let n_out = io.output::<T>(0)?.len();
+    if x.len() != want_in || n_out != want_out {
+        return Err(io.err(format!(
+            "operand of {} and result of {} elements do not match the parameters ({want_in} and \
+             {want_out})",
+            x.len(),
+            n_out
+        )));
+    }
+    Ok((x, io.output::<T>(0)?))
+}
 
 /// A tensor's `params` as TFLite's Prepare functions compare them: the first scale and zero point,
 /// `(0.0, 0)` for a tensor without quantization.
@@ -147,15 +290,57 @@ pub fn transpose_params(cx: &InferCx<'_>) -> Result<TransposeParams> {
     TransposeParams::new(&input.shape, &perm).ok_or_else(|| cx.err("invalid permutation"))
 }
 
+/// The kernel of a TRANSPOSE (the permutation folded into the parameters).
+fn transpose_kernel(cx: &InferCx<'_>) -> Result<DataKernel<Kernel>> {
+    let p = transpose_params(cx)?;
+    let w = Width::of(cx, cx.input(0)?.dtype)?;
+    Ok(DataKernel::new(Kernel::Transpose(p, w), [0]))
+}
+
 /// TRANSPOSE: moves the elements with [`kernel::transpose`].
 pub fn eval_transpose(cx: &mut EvalCx<'_>) -> Result<()> {
-    let p = transpose_params(&cx.infer_cx())?;
-    let dtype = cx.in_tensor(0)?.dtype;
-    with_bits_type!(cx, dtype, T => {
-        let input = cx.input::<T>(0)?;
-        kernel::transpose(&p, input, cx.output::<T>(0)?);
-        Ok(())
-    })
+    transpose_kernel(&cx.infer_cx())?.eval(cx, Kernel::exec)
+}
+
+/// Lowers TRANSPOSE to one step reading the input.
+pub fn lower_transpose(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    transpose_kernel(&cx.icx)?.lower(cx, crate::lower::Kernel::Transpose)
+}
+
+/// The `transpose` family's kernels, each with its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// TRANSPOSE of elements of a width.
+    Transpose(TransposeParams, Width),
+}
+
+impl Kernel {
+    /// A short name for listings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Transpose(_, w) => w.pick([
+                "transpose_x8",
+                "transpose_x16",
+                "transpose_x32",
+                "transpose_x64",
+            ]),
+        }
+    }
+
+    /// Runs the kernel on a step's operands.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn exec(&self, io: &mut StepIo<'_>) -> Result<()> {
+        match self {
+            Kernel::Transpose(p, w) => with_width!(*w, T => {
+                let n = p.elements();
+                let (x, y) = in_out::<T>(io, 0, n, n)?;
+                kernel::transpose(p, x, y);
+                Ok(())
+            }),
+        }
+    }
 }
 
 /// One-op graphs for the data-movement families' unit tests.
@@ -266,6 +451,42 @@ pub(crate) mod testutil {
         Ok(cx.outputs)
     }
 
+    /// Lowers the one-op graph (non-constant operands become model inputs, results model outputs)
+    /// and runs the program in its planned arena on `values` (one buffer per model input).
+    pub fn lower_and_run(
+        op: Op,
+        inputs: Vec<Tensor>,
+        outputs: Vec<Tensor>,
+        values: &[Buf],
+    ) -> Result<(crate::lower::Program, Vec<Buf>)> {
+        let (mut g, id) = graph(op, inputs.into_iter().map(Some).collect(), outputs);
+        let shapes = ops::infer(&g, id)?;
+        let node = g.op(id).clone();
+        for (&o, s) in node.outputs.iter().zip(shapes) {
+            g.tensor_mut(o).shape = s;
+        }
+        g.inputs = node
+            .inputs
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&t| !g.tensor(t).is_const())
+            .collect();
+        g.outputs = node.outputs.clone();
+        let program = crate::lower::lower(&g)?;
+        let plan = crate::plan::plan(&program);
+        let outs = crate::interp::Interpreter::new(&program, &plan).run(values)?;
+        Ok((program, outs))
+    }
+
+    /// The kernel names of a program's steps and how many operands each reads.
+    pub fn kernels(p: &crate::lower::Program) -> Vec<(String, usize)> {
+        p.steps
+            .iter()
+            .map(|s| (s.kernel.name(), s.inputs.len()))
+            .collect()
+    }
+
     /// Whether `r` is an error whose message contains `needle`.
     pub fn fails_with<T: std::fmt::Debug>(r: Result<T>, needle: &str) -> bool {
         match r {
@@ -285,8 +506,10 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::testutil::*;
-    use crate::interp::Buf;
+    use super::{Kernel, TransposeParams, Width};
+    use crate::interp::{Buf, StepIo};
     use crate::ir::{DType, NoAttrs, Op};
+    use crate::lower::Origin;
 
     #[test]
     fn negative_permutation_entries_count_from_the_end() {
@@ -311,6 +534,40 @@ mod tests {
     }
 
     #[test]
+    fn lowered_transpose_reads_only_the_input() {
+        let (p, out) = lower_and_run(
+            Op::Transpose(NoAttrs),
+            vec![t(DType::I16, &[2, 3]), c32(&[2], &[1, 0])],
+            vec![t(DType::I16, &[3, 2])],
+            &[Buf::from_slice(&[1i16, 2, 3, 4, 5, 6])],
+        )
+        .unwrap();
+        assert_eq!(kernels(&p), vec![("transpose_x16".to_string(), 1)]);
+        assert_eq!(out[0].as_slice::<i16>().unwrap(), &[1, 4, 2, 5, 3, 6]);
+    }
+
+    #[test]
+    fn exec_rejects_operands_of_other_sizes() {
+        let p = TransposeParams::new(&[2, 3], &[1, 0]).unwrap();
+        let k = Kernel::Transpose(p, Width::X32);
+        let origin = Origin::default();
+        let x = Buf::from_slice(&[1f32, 2., 3., 4.]);
+        let mut io = StepIo {
+            inputs: vec![Some(&x)],
+            outputs: vec![Buf::zeroed(24)],
+            scratch: Buf::zeroed(0),
+            origin: &origin,
+        };
+        assert!(fails_with(k.exec(&mut io), "do not match"));
+    }
+
+    #[test]
+    fn widths_pick_names() {
+        assert_eq!(Width::X8.pick(["a", "b", "c", "d"]), "a");
+        assert_eq!(Width::X64.pick(["a", "b", "c", "d"]), "d");
+    }
+
+    #[test]
     fn repeated_permutation_is_rejected() {
         let r = infer(
             Op::Transpose(NoAttrs),
@@ -318,30 +575,5 @@ mod tests {
             vec![t(DType::F32, &[3, 2])],
         );
         assert!(fails_with(r, "repeats"));
-    }
-}
-
-/// Lowers Transpose (transitional: evaluated from the graph).
-pub fn lower_transpose(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
-}
-
-
-/// The `transpose` family's kernels, each with its parameters (filled in as the family is lowered).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Kernel {}
-
-impl Kernel {
-    /// A short name for listings.
-    pub fn name(&self) -> &'static str {
-        match *self {}
-    }
-
-    /// Runs the kernel on a step's operands.
-    ///
-    /// # Errors
-    /// Operand sizes that do not match the parameters.
-    pub fn exec(&self, _io: &mut crate::interp::StepIo<'_>) -> Result<()> {
-        match *self {}
     }
 }

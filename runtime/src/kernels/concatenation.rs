@@ -15,6 +15,30 @@ pub struct ConcatParams {
     pub outer: usize,
 }
 
+impl ConcatParams {
+    /// Whether inputs of `input_lens` elements concatenate into an output of `output_len`: each a
+    /// whole number of chunks, together as long as the output.
+    pub fn fits(&self, input_lens: impl IntoIterator<Item = usize>, output_len: usize) -> bool {
+        chunks_fit(self.outer, input_lens, output_len)
+    }
+}
+
+/// Whether `small` lengths are each `outer` equal chunks adding up to `big` (all empty when
+/// `outer` is 0). Shared with SPLIT and PACK.
+pub fn chunks_fit(outer: usize, small: impl IntoIterator<Item = usize>, big: usize) -> bool {
+    let mut sum = 0usize;
+    for n in small {
+        if (outer == 0 && n != 0) || (outer != 0 && n % outer != 0) {
+            return false;
+        }
+        sum = match sum.checked_add(n) {
+            Some(s) => s,
+            None => return false,
+        };
+    }
+    sum == big
+}
+
 /// How ConcatenationWithScaling maps one uint8 input to the output's quantization: either a plain
 /// copy (same scale and zero point) or `round(q · scale + bias) + output_zero_point`, all in
 /// `f32`, clamped to `[0, 255]`.
@@ -61,6 +85,9 @@ impl ConcatRescale {
 /// Concatenates `inputs` (in operand order) into `output`. Every input's length must be a multiple
 /// of `p.outer` and their lengths must add up to `output.len()`.
 pub fn concatenation<T: Copy>(p: &ConcatParams, inputs: &[&[T]], output: &mut [T]) {
+    if p.outer == 0 {
+        return;
+    }
     let mut pos = 0;
     for k in 0..p.outer {
         for input in inputs {
@@ -88,6 +115,9 @@ pub fn concatenation_with_scaling_u8(
     inputs: &[(&[u8], ConcatRescale)],
     output: &mut [u8],
 ) {
+    if p.outer == 0 {
+        return;
+    }
     let mut pos = 0;
     for k in 0..p.outer {
         for (input, r) in inputs {
@@ -118,6 +148,16 @@ mod tests {
         let mut out = [0; 6];
         concatenation(&ConcatParams { outer: 2 }, &[&a, &b], &mut out);
         assert_eq!(out, [1, 2, 9, 3, 4, 8]);
+    }
+
+    #[test]
+    fn fits() {
+        let p = ConcatParams { outer: 2 };
+        assert!(p.fits([4, 2], 6));
+        assert!(!p.fits([4, 3], 7));
+        assert!(!p.fits([4, 2], 8));
+        assert!(ConcatParams { outer: 0 }.fits([0, 0], 0));
+        assert!(!ConcatParams { outer: 0 }.fits([1], 1));
     }
 
     #[test]

@@ -21,6 +21,13 @@ pub struct BlockParams {
     pub block: usize,
 }
 
+impl BlockParams {
+    /// Number of elements (of either side).
+    pub fn elements(&self) -> usize {
+        self.batches * self.height * self.width * self.channels * self.block * self.block
+    }
+}
+
 /// Calls `f(deep_index, shallow_index)` for every element pair the two ops exchange.
 #[inline]
 fn for_each_pair(p: &BlockParams, mut f: impl FnMut(usize, usize)) {

@@ -24,6 +24,23 @@ pub struct GatherParams {
     pub coords: usize,
 }
 
+impl GatherParams {
+    /// Number of elements of the params operand.
+    pub fn params_len(&self) -> usize {
+        self.batch * self.outer * self.axis_size * self.inner
+    }
+
+    /// Number of indices.
+    pub fn indices_len(&self) -> usize {
+        self.batch * self.coords
+    }
+
+    /// Number of output elements.
+    pub fn out_len(&self) -> usize {
+        self.batch * self.outer * self.coords * self.inner
+    }
+}
+
 /// An index outside `[0, axis_size)` met at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexOutOfRange {

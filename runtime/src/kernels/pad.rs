@@ -47,6 +47,11 @@ impl PadParams {
         Some(p)
     }
 
+    /// Number of input elements.
+    pub fn in_len(&self) -> usize {
+        self.in_shape[..self.rank].iter().product()
+    }
+
     /// Number of output elements.
     pub fn out_len(&self) -> usize {
         self.out_shape[..self.rank].iter().product()
@@ -114,6 +119,19 @@ pub struct MirrorPadParams {
     pub pad: PadParams,
     /// 1 for REFLECT (the border element is not repeated), 0 for SYMMETRIC.
     pub offset: usize,
+}
+
+impl MirrorPadParams {
+    /// Whether every padded index reflects into the input: in each dimension both paddings are
+    /// at most `size − offset` (so [`mirror_pad`] stays inside the input).
+    pub fn fits(&self) -> bool {
+        let q = &self.pad;
+        (0..q.rank).all(|d| {
+            let limit = q.in_shape[d].saturating_sub(self.offset);
+            let after = q.out_shape[d].checked_sub(q.in_shape[d] + q.before[d]);
+            q.before[d] <= limit && after.is_some_and(|a| a <= limit)
+        })
+    }
 }
 
 /// Input index along one dimension for padded index `i` (TFLite's `GetInputDimension`, with the
@@ -209,6 +227,15 @@ mod tests {
         assert_eq!(out, [3, 2, 1, 2, 3, 2, 1]);
         mirror_pad(&MirrorPadParams { pad: pp, offset: 0 }, &input, &mut out);
         assert_eq!(out, [2, 1, 1, 2, 3, 3, 2]);
+    }
+
+    #[test]
+    fn mirror_fits() {
+        let pp = PadParams::new(&[3], &[(2, 2)]).unwrap();
+        assert!(MirrorPadParams { pad: pp, offset: 1 }.fits());
+        let pp = PadParams::new(&[3], &[(0, 3)]).unwrap();
+        assert!(!MirrorPadParams { pad: pp, offset: 1 }.fits());
+        assert!(MirrorPadParams { pad: pp, offset: 0 }.fits());
     }
 
     #[test]

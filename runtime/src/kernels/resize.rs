@@ -87,6 +87,22 @@ impl ResizeParams {
             width_scale_10: scale_10(in_w, out_w, align_corners),
         }
     }
+
+    /// Number of input elements.
+    pub fn in_len(&self) -> usize {
+        self.batches * self.in_h * self.in_w * self.depth
+    }
+
+    /// Number of output elements.
+    pub fn out_len(&self) -> usize {
+        self.batches * self.out_h * self.out_w * self.depth
+    }
+
+    /// Whether the kernels can run: an output with elements needs an input with rows and
+    /// columns to read.
+    pub fn is_valid(&self) -> bool {
+        self.out_len() == 0 || (self.in_h > 0 && self.in_w > 0)
+    }
 }
 
 /// TFLite's float `ComputeInterpolationValues`: the source coordinate and its two neighbours.

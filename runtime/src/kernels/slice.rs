@@ -60,6 +60,24 @@ impl SliceParams {
     pub fn out_len(&self) -> usize {
         self.out_shape[..self.rank].iter().product()
     }
+
+    /// Whether every input index the walk visits is below `input_len` (so [`slice`] stays inside
+    /// an input of that length).
+    pub fn fits(&self, input_len: usize) -> bool {
+        if self.out_len() == 0 {
+            return true;
+        }
+        let (mut lo, mut hi) = (self.offset as i128, self.offset as i128);
+        for d in 0..self.rank {
+            let reach = (self.out_shape[d] as i128 - 1) * self.strides[d] as i128;
+            if reach < 0 {
+                lo += reach;
+            } else {
+                hi += reach;
+            }
+        }
+        lo >= 0 && hi < input_len as i128
+    }
 }
 
 /// Walks `p` over `input`, writing `output` in row-major order.
@@ -141,6 +159,19 @@ mod tests {
         let mut out = [0; 6];
         slice(&p, &input, &mut out);
         assert_eq!(out, [23, 21, 13, 11, 3, 1]);
+    }
+
+    #[test]
+    fn fits_checks_both_ends() {
+        let p = SliceParams::new(&[3, 4], &[2, 3], &[-1, -2], &[3, 2]).unwrap();
+        assert!(p.fits(12));
+        assert!(!p.fits(11));
+        // Walking backwards past index 0.
+        let p = SliceParams::new(&[3, 4], &[0, 1], &[1, -1], &[1, 3]).unwrap();
+        assert!(!p.fits(12));
+        // An empty walk reads nothing.
+        let p = SliceParams::new(&[3, 4], &[0, 0], &[1, 1], &[0, 3]).unwrap();
+        assert!(p.fits(0));
     }
 
     #[test]

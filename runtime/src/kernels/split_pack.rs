@@ -13,9 +13,20 @@ pub struct SplitParams {
     pub outer: usize,
 }
 
+impl SplitParams {
+    /// Whether small tensors of `small_lens` elements (the results of a split, the operands of a
+    /// pack) make up a big tensor of `big_len` elements.
+    pub fn fits(&self, small_lens: impl IntoIterator<Item = usize>, big_len: usize) -> bool {
+        super::concatenation::chunks_fit(self.outer, small_lens, big_len)
+    }
+}
+
 /// SPLIT / SPLIT_V / UNPACK: deals `input` out to `outputs` (each a multiple of `p.outer` long,
 /// together as long as the input).
 pub fn split<T: Copy>(p: &SplitParams, input: &[T], outputs: &mut [&mut [T]]) {
+    if p.outer == 0 {
+        return;
+    }
     let mut pos = 0;
     for k in 0..p.outer {
         for out in outputs.iter_mut() {
@@ -28,6 +39,9 @@ pub fn split<T: Copy>(p: &SplitParams, input: &[T], outputs: &mut [&mut [T]]) {
 
 /// PACK: interleaves `inputs` (all of one length, a multiple of `p.outer`) into `output`.
 pub fn pack<T: Copy>(p: &SplitParams, inputs: &[&[T]], output: &mut [T]) {
+    if p.outer == 0 {
+        return;
+    }
     let mut pos = 0;
     for k in 0..p.outer {
         for input in inputs {

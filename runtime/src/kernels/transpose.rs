@@ -51,6 +51,11 @@ impl TransposeParams {
         }
         Some(p)
     }
+
+    /// Number of elements (of the input and of the output).
+    pub fn elements(&self) -> usize {
+        self.out_shape[..self.rank].iter().product()
+    }
 }
 
 /// Transposes `input` into `output` (both with the element count of the shape).
