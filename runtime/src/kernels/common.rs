@@ -91,10 +91,11 @@ pub struct ActQ {
 }
 
 impl ActQ {
-    /// Clamps `x` to `[min, max]`.
+    /// TFLite's `std::min(std::max(x, min), max)`: clamps `x` to `[min, max]`, and never panics
+    /// (a hostile model can make `min > max`; the result is then `max`, as in TFLite).
     #[inline]
     pub fn apply(self, x: i32) -> i32 {
-        x.clamp(self.min, self.max)
+        x.max(self.min).min(self.max)
     }
 }
 

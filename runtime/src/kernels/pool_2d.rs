@@ -111,7 +111,7 @@ pub fn average_pool_2d_q<T: Quantized>(p: &Pool2dParams, act: ActQ, input: &[T],
             } else {
                 (acc - count / 2) / count
             };
-            let v = avg.clamp(i64::from(act.min), i64::from(act.max));
+            let v = avg.max(i64::from(act.min)).min(i64::from(act.max));
             output[o + c] = T::from_i32_saturating(v as i32);
         }
     });
