@@ -9,7 +9,6 @@
 use crate::error::{Error, Location, Result};
 use crate::ir::{DType, Graph};
 use crate::lower::{Kernel, Operand, Origin, Program, ValueId};
-use crate::ops::{self, EvalCx};
 use crate::plan::{Place, Plan};
 
 /// A tensor's value: little-endian bytes in 8-byte-aligned storage, viewable as any element type.
@@ -290,18 +289,6 @@ pub fn exec(kernel: &Kernel, io: &mut StepIo<'_>) -> Result<()> {
             }
             dst.copy_from_slice(src);
             Ok(())
-        }
-        Kernel::Graph(g) => {
-            let node = g.graph.op(g.op);
-            let mut cx = EvalCx {
-                graph: &g.graph,
-                node,
-                inputs: io.inputs.clone(),
-                outputs: std::mem::take(&mut io.outputs),
-            };
-            let r = ops::eval(&mut cx);
-            io.outputs = cx.outputs;
-            r
         }
         Kernel::Activation(k) => k.exec(io),
         Kernel::ArgMax(k) => k.exec(io),

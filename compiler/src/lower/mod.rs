@@ -24,10 +24,6 @@ use crate::ops::{self, InferCx};
 pub struct LowerCx<'a> {
     /// The graph and the op, with the shape rule's accessors and error constructors.
     pub icx: InferCx<'a>,
-    /// The op's id.
-    pub op: OpId,
-    /// The graph, shared with transitional graph-evaluated steps.
-    pub shared: std::sync::Arc<Graph>,
     blob: &'a mut WeightBlob,
     values: &'a [Option<ValueId>],
     weights: &'a mut Vec<Option<WeightRange>>,
@@ -170,10 +166,9 @@ pub fn lower(g: &Graph) -> Result<Program> {
     }
     program.inputs = g.inputs.iter().filter_map(|t| values[t.index()]).collect();
     let mut weights: Vec<Option<WeightRange>> = vec![None; g.tensors.len()];
-    let shared = std::sync::Arc::new(g.clone());
     let mut problems = crate::error::Problems::default();
     for &o in &order {
-        match lower_op(g, o, &shared, &mut program, &values, &mut weights) {
+        match lower_op(g, o, &mut program, &values, &mut weights) {
             Ok(steps) => program.steps.extend(steps),
             Err(e) => problems.extend(e),
         }
@@ -201,7 +196,6 @@ pub fn lower(g: &Graph) -> Result<Program> {
 fn lower_op(
     g: &Graph,
     id: OpId,
-    shared: &std::sync::Arc<Graph>,
     program: &mut Program,
     values: &[Option<ValueId>],
     weights: &mut Vec<Option<WeightRange>>,
@@ -220,7 +214,7 @@ fn lower_op(
         }
         // The result is a model output: copy into the caller's buffer.
         let icx = InferCx { graph: g, node };
-        let mut cx = LowerCx { icx, op: id, shared: shared.clone(), blob: &mut program.weights, values, weights };
+        let mut cx = LowerCx { icx, blob: &mut program.weights, values, weights };
         let input = cx.required(0)?;
         let origin = cx.origin();
         return Ok(vec![Step::new(Kernel::Copy, vec![Some(input)], cx.outputs()?, origin)]);
@@ -231,7 +225,7 @@ fn lower_op(
         }
     }
     let icx = InferCx { graph: g, node };
-    let mut cx = LowerCx { icx, op: id, shared: shared.clone(), blob: &mut program.weights, values, weights };
+    let mut cx = LowerCx { icx, blob: &mut program.weights, values, weights };
     ops::lower(&mut cx)
 }
 
@@ -291,11 +285,3 @@ fn elide_concatenation(
     true
 }
 
-/// A step that evaluates the op from the graph (transitional, for op families not lowered yet).
-///
-/// # Errors
-/// As [`LowerCx::step`].
-pub fn graph_step(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
-    let kernel = Kernel::Graph(GraphOp { graph: cx.shared.clone(), op: cx.op });
-    Ok(vec![cx.step(kernel)?])
-}

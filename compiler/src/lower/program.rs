@@ -1,9 +1,8 @@
 //! The lowered form: values, steps, and the weight blob.
 
 use std::fmt;
-use std::sync::Arc;
 
-use crate::ir::{DType, Graph, OpId, Quant, Shape, Tensor};
+use crate::ir::{DType, Quant, Shape, Tensor};
 
 /// Alignment of every weight range and every arena offset, in bytes.
 pub const ALIGN: usize = 64;
@@ -132,22 +131,6 @@ impl fmt::Display for Origin {
     }
 }
 
-/// A step whose kernel has not been lowered yet: evaluated from the graph by the interpreter.
-/// Transitional; every op family is being moved to a kernel of its own.
-#[derive(Clone, Debug)]
-pub struct GraphOp {
-    /// The graph the op belongs to.
-    pub graph: Arc<Graph>,
-    /// The op.
-    pub op: OpId,
-}
-
-impl PartialEq for GraphOp {
-    fn eq(&self, other: &GraphOp) -> bool {
-        Arc::ptr_eq(&self.graph, &other.graph) && self.op == other.op
-    }
-}
-
 /// A kernel with its parameters. One variant per op family; each family's enum selects the
 /// element type and holds the runtime's parameter struct.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,8 +138,6 @@ pub enum Kernel {
     /// Copies operand 0's bytes to result 0 (a reshape that cannot be an alias, a constant model
     /// output).
     Copy,
-    /// Evaluated from the graph (transitional).
-    Graph(GraphOp),
     /// `activation` family.
     Activation(crate::ops::activation::Kernel),
     /// `arg_max` family.
@@ -204,7 +185,6 @@ impl Kernel {
     pub fn name(&self) -> String {
         match self {
             Kernel::Copy => "copy".into(),
-            Kernel::Graph(g) => format!("graph:{}", g.graph.op(g.op).op.kind().name()),
             Kernel::Activation(k) => k.name().into(),
             Kernel::ArgMax(k) => k.name().into(),
             Kernel::Binary(k) => k.name().into(),

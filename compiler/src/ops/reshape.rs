@@ -7,6 +7,7 @@
 use super::{EvalCx, InferCx};
 use crate::error::Result;
 use crate::ir::{num_elements, DType, OutTypeAttrs, Shape, SqueezeAttrs};
+use crate::lower::{LowerCx, Step};
 
 /// Resolves a requested shape with at most one `-1` against `count` elements.
 fn resolve_shape(cx: &InferCx<'_>, want: &[i64], count: usize) -> Result<Shape> {
@@ -150,28 +151,42 @@ pub fn eval_shape(cx: &mut EvalCx<'_>, a: &OutTypeAttrs) -> Result<()> {
     Ok(())
 }
 
-/// Lowers Reshape (transitional: evaluated from the graph).
-pub fn lower_reshape(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
+/// One copy step from operand 0 (reshapes that cannot be aliases, e.g. into a model output; the
+/// lowering turns the others into aliases before reaching here).
+fn copy_step(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    let input = cx.required(0)?;
+    let origin = cx.origin();
+    Ok(vec![Step::new(crate::lower::Kernel::Copy, vec![Some(input)], cx.outputs()?, origin)])
 }
 
-/// Lowers Squeeze (transitional: evaluated from the graph).
-pub fn lower_squeeze(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::SqueezeAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
+/// Lowers RESHAPE: a copy (or, in `lower::lower`, an alias).
+pub fn lower_reshape(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    copy_step(cx)
 }
 
-/// Lowers ExpandDims (transitional: evaluated from the graph).
-pub fn lower_expand_dims(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
+/// Lowers SQUEEZE: a copy (or an alias).
+pub fn lower_squeeze(cx: &mut LowerCx<'_>, _a: &SqueezeAttrs) -> Result<Vec<Step>> {
+    copy_step(cx)
 }
 
-/// Lowers Shape (transitional: evaluated from the graph).
-pub fn lower_shape(cx: &mut crate::lower::LowerCx<'_>, _a: &crate::ir::OutTypeAttrs) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
+/// Lowers EXPAND_DIMS: a copy (or an alias).
+pub fn lower_expand_dims(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    copy_step(cx)
 }
 
-/// Lowers Densify (transitional: evaluated from the graph).
-pub fn lower_densify(cx: &mut crate::lower::LowerCx<'_>) -> Result<Vec<crate::lower::Step>> {
-    crate::lower::graph_step(cx)
+/// Lowers SHAPE (normally folded at import): a copy of the shape, a compile-time constant.
+pub fn lower_shape(cx: &mut LowerCx<'_>, a: &OutTypeAttrs) -> Result<Vec<Step>> {
+    let dims = cx.icx.input(0)?.shape.clone();
+    let bytes: Vec<u8> = match a.out {
+        DType::I64 => dims.iter().flat_map(|&d| (d as i64).to_le_bytes()).collect(),
+        _ => dims.iter().flat_map(|&d| (d as i32).to_le_bytes()).collect(),
+    };
+    let shape = cx.packed(&bytes);
+    let origin = cx.origin();
+    Ok(vec![Step::new(crate::lower::Kernel::Copy, vec![Some(shape)], cx.outputs()?, origin)])
 }
 
+/// Lowers DENSIFY (normally folded at import): a copy of the decoded constant.
+pub fn lower_densify(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
+    copy_step(cx)
+}
