@@ -45,6 +45,12 @@ pub fn quantize_multiplier(m: f64) -> Requant {
         shift = 0;
         q_fixed = 0;
     }
+    // Newer TFLite saturates multipliers of 2^30 and more (a shift over 30 would overflow the
+    // left shift in `MultiplyByQuantizedMultiplier`).
+    if shift > 30 {
+        shift = 30;
+        q_fixed = (1i64 << 31) - 1;
+    }
     Requant { multiplier: q_fixed as i32, shift }
 }
 

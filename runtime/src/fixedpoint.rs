@@ -25,7 +25,9 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
 /// `exponent` must be in `0..=31`.
 #[inline]
 pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
-    debug_assert!((0..=31).contains(&exponent));
+    // The compiler never produces an exponent outside 0..=31 (`QuantizeMultiplier` bounds the
+    // shift); clamping keeps a corrupt parameter from panicking.
+    let exponent = exponent.clamp(0, 31);
     let mask = ((1i64 << exponent) - 1) as i32;
     let remainder = x & mask;
     let threshold = (mask >> 1) + i32::from(x < 0);
@@ -37,8 +39,9 @@ pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
 /// then a rounding right shift for negative `shift`.
 #[inline]
 pub fn multiply_by_quantized_multiplier(x: i32, quantized_multiplier: i32, shift: i32) -> i32 {
-    let left_shift = if shift > 0 { shift } else { 0 };
-    let right_shift = if shift > 0 { 0 } else { -shift };
+    // `QuantizeMultiplier` keeps `shift` in -31..=30; the clamps only guard against panics.
+    let left_shift = shift.clamp(0, 30);
+    let right_shift = shift.saturating_neg().clamp(0, 31);
     // TFLite computes `x * (1 << left_shift)` in int32; it never overflows for the accumulators the
     // converter produces, and wrapping is what the hardware does if it ever did.
     rounding_divide_by_pot(
@@ -64,7 +67,7 @@ pub fn multiply_by_quantized_multiplier_greater_than_one(
     quantized_multiplier: i32,
     left_shift: i32,
 ) -> i32 {
-    saturating_rounding_doubling_high_mul(x.wrapping_mul(1i32 << left_shift), quantized_multiplier)
+    saturating_rounding_doubling_high_mul(x.wrapping_mul(1i32 << left_shift.clamp(0, 30)), quantized_multiplier)
 }
 
 #[cfg(test)]
