@@ -31,9 +31,12 @@ const RESHAPE: i32 = 22;
 const SUB: i32 = 41;
 const DIV: i32 = 42;
 const SQUEEZE: i32 = 43;
+const PAD: i32 = 34;
 const CAST: i32 = 53;
 const MAXIMUM: i32 = 55;
 const MINIMUM: i32 = 57;
+const PADV2: i32 = 60;
+const MIRROR_PAD: i32 = 100;
 const QUANTIZE: i32 = 114;
 
 // TFLite tensor types.
@@ -1075,6 +1078,525 @@ fn remove_identity_near_misses() {
     m.op(QUANTIZE, &[q], &[q2], OptionsSpec::None);
     m.output(q2);
     untouched("remove_identity_near_misses", &m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fold_pad
+
+fn conv_opts(padding: i8, stride: [i32; 2], dilation: [i32; 2], act: i8) -> OptionsSpec {
+    OptionsSpec::Conv2d {
+        padding,
+        stride,
+        act,
+        dilation,
+    }
+}
+
+fn dwconv_opts(padding: i8, stride: [i32; 2], dilation: [i32; 2], act: i8) -> OptionsSpec {
+    OptionsSpec::DepthwiseConv2d {
+        padding,
+        stride,
+        depth_multiplier: 1,
+        act,
+        dilation,
+    }
+}
+
+const SAME: i8 = 0;
+const VALID: i8 = 1;
+
+/// A `[4, 2]` paddings constant for `[top, bottom]`, `[left, right]` (batch and channels 0).
+fn hw_paddings(m: &mut M, name: &str, h: [i32; 2], w: [i32; 2]) -> i32 {
+    m.c_i32(
+        name,
+        &[4, 2],
+        &[0, 0, h[0], h[1], w[0], w[1], 0, 0],
+        Vec::new(),
+    )
+}
+
+/// Float: PAD [0,1]×[0,1] → 3×3 stride-2 VALID conv (the converters' "same" for stride 2); a
+/// PAD [1,2]×[2,1] read by a SAME depthwise conv and a dilated VALID conv (the amounts add); a
+/// PADV2 with −0.0 → conv; two PADs in a row → conv.
+#[test]
+fn fold_pad_float() {
+    let mut m = M::new();
+    let x = m.f32("x", &[1, 7, 7, 2]);
+    m.input(x);
+    let w = m.c_f32("w", &[3, 3, 3, 2], &values(54, 11, 1.0));
+    let b = m.c_f32("b", &[3], &[0.5, -0.25, 1.0]);
+    let p0 = hw_paddings(&mut m, "p0", [0, 1], [0, 1]);
+    let (t0, y0) = (m.f32("padded0", &[1, 8, 8, 2]), m.f32("y0", &[1, 3, 3, 3]));
+    m.op(PAD, &[x, p0], &[t0], OptionsSpec::None);
+    m.op(
+        CONV_2D,
+        &[t0, w, b],
+        &[y0],
+        conv_opts(VALID, [2, 2], [1, 1], A_RELU6),
+    );
+    m.output(y0);
+    let p1 = hw_paddings(&mut m, "p1", [1, 2], [2, 1]);
+    let t1 = m.f32("padded1", &[1, 10, 10, 2]);
+    m.op(PAD, &[x, p1], &[t1], OptionsSpec::None);
+    let wd = m.c_f32("wd", &[1, 3, 3, 2], &values(18, 12, 1.0));
+    let y1 = m.f32("y1", &[1, 10, 10, 2]);
+    m.op(
+        DEPTHWISE_CONV_2D,
+        &[t1, wd, -1],
+        &[y1],
+        dwconv_opts(SAME, [1, 1], [1, 1], NONE),
+    );
+    m.output(y1);
+    let y2 = m.f32("y2", &[1, 3, 4, 3]);
+    m.op(
+        CONV_2D,
+        &[t1, w, -1],
+        &[y2],
+        conv_opts(VALID, [3, 2], [2, 2], NONE),
+    );
+    m.output(y2);
+    let zero = m.c_f32("minus_zero", &[1], &[-0.0]);
+    let t3 = m.f32("padded3", &[1, 8, 8, 2]);
+    m.op(PADV2, &[x, p0, zero], &[t3], OptionsSpec::None);
+    let y3 = m.f32("y3", &[1, 4, 4, 3]);
+    m.op(
+        CONV_2D,
+        &[t3, w, b],
+        &[y3],
+        conv_opts(SAME, [2, 2], [1, 1], NONE),
+    );
+    m.output(y3);
+    let (t4, t5) = (
+        m.f32("padded4", &[1, 8, 8, 2]),
+        m.f32("padded5", &[1, 10, 10, 2]),
+    );
+    m.op(PAD, &[x, p0], &[t4], OptionsSpec::None);
+    m.op(PAD, &[t4, p0], &[t5], OptionsSpec::None);
+    let y4 = m.f32("y4", &[1, 8, 8, 3]);
+    m.op(
+        CONV_2D,
+        &[t5, w, b],
+        &[y4],
+        conv_opts(VALID, [1, 1], [1, 1], NONE),
+    );
+    m.output(y4);
+    let g = rewritten("fold_pad_f32", &m, "fold_pad");
+    assert_eq!(count(&g, "pad") + count(&g, "pad_v2"), 0);
+}
+
+/// int8 PAD → conv (stride 2); uint8 PADV2 with the zero point as its value (4 rows on top)
+/// → depthwise SAME.
+#[test]
+fn fold_pad_quantized() {
+    let mut m = M::new();
+    let x = m.q("x", &[1, 6, 6, 3], I8, 0.05, -10);
+    m.input(x);
+    let codes: Vec<i32> = (0..108).map(|i| (i * 53 % 255) - 127).collect();
+    let ws = [0.01f32, 0.02, 0.015, 0.03];
+    let w = m.c_q("w", &[4, 3, 3, 3], I8, &codes, ws.to_vec(), vec![0; 4]);
+    let bs: Vec<f32> = ws.iter().map(|s| 0.05 * s).collect();
+    let b = m.c_i32("b", &[4], &[100, -200, 300, 0], bs);
+    let p = hw_paddings(&mut m, "p", [1, 1], [1, 1]);
+    let t = m.q("padded", &[1, 8, 8, 3], I8, 0.05, -10);
+    m.op(PAD, &[x, p], &[t], OptionsSpec::None);
+    let y = m.q("y", &[1, 3, 3, 4], I8, 0.1, 5);
+    m.op(
+        CONV_2D,
+        &[t, w, b],
+        &[y],
+        conv_opts(VALID, [2, 2], [1, 1], NONE),
+    );
+    m.output(y);
+    let u = m.q("u", &[1, 5, 5, 2], U8, 0.1, 128);
+    m.input(u);
+    // More rows of padding than the filter reaches: whole windows in the padding.
+    let pu = hw_paddings(&mut m, "pu", [4, 0], [0, 2]);
+    let zp = m.c_q("zp", &[1], U8, &[128], vec![0.1], vec![128]);
+    let tu = m.q("padded_u8", &[1, 9, 7, 2], U8, 0.1, 128);
+    m.op(PADV2, &[u, pu, zp], &[tu], OptionsSpec::None);
+    let wu = m.c_q(
+        "wu",
+        &[1, 3, 3, 2],
+        U8,
+        &(0..18).map(|i| i * 13 % 256).collect::<Vec<_>>(),
+        vec![0.02],
+        vec![120],
+    );
+    let yu = m.q("yu", &[1, 9, 7, 2], U8, 0.2, 100);
+    m.op(
+        DEPTHWISE_CONV_2D,
+        &[tu, wu, -1],
+        &[yu],
+        dwconv_opts(SAME, [1, 1], [1, 1], A_RELU),
+    );
+    m.output(yu);
+    let g = rewritten("fold_pad_quantized", &m, "fold_pad");
+    assert_eq!(count(&g, "pad") + count(&g, "pad_v2"), 0);
+}
+
+/// Near misses: padding of the channels; a pool reading the PAD; a PAD whose result is also a
+/// model output; a PAD read by a conv and an ADD; a PADV2 with value 1; MIRROR_PAD; an int8 PAD
+/// whose output is quantized differently from its input; an int8 PADV2 with another value.
+#[test]
+fn fold_pad_near_misses() {
+    let mut m = M::new();
+    let x = m.f32("x", &[1, 5, 5, 2]);
+    m.input(x);
+    let w = m.c_f32("w", &[2, 3, 3, 2], &values(36, 13, 1.0));
+    let w3 = m.c_f32("w3", &[2, 3, 3, 3], &values(54, 14, 1.0));
+    let p_hw = hw_paddings(&mut m, "p_hw", [1, 1], [1, 1]);
+    let p_c = m.c_i32("p_c", &[4, 2], &[0, 0, 0, 0, 0, 0, 0, 1], Vec::new());
+    let conv_valid = || conv_opts(VALID, [1, 1], [1, 1], NONE);
+    // Channels.
+    let t = m.f32("padded_c", &[1, 5, 5, 3]);
+    m.op(PAD, &[x, p_c], &[t], OptionsSpec::None);
+    let y = m.f32("y_c", &[1, 3, 3, 2]);
+    m.op(CONV_2D, &[t, w3, -1], &[y], conv_valid());
+    m.output(y);
+    // A pool.
+    let t = m.f32("padded_pool", &[1, 7, 7, 2]);
+    m.op(PAD, &[x, p_hw], &[t], OptionsSpec::None);
+    let y = m.f32("y_pool", &[1, 3, 3, 2]);
+    m.op(
+        MAX_POOL_2D,
+        &[t],
+        &[y],
+        OptionsSpec::Pool2d {
+            padding: VALID,
+            stride: [2, 2],
+            filter: [3, 3],
+            act: NONE,
+        },
+    );
+    m.output(y);
+    // Also a model output.
+    let t = m.f32("padded_out", &[1, 7, 7, 2]);
+    m.op(PAD, &[x, p_hw], &[t], OptionsSpec::None);
+    let y = m.f32("y_out", &[1, 5, 5, 2]);
+    m.op(CONV_2D, &[t, w, -1], &[y], conv_valid());
+    m.output(t);
+    m.output(y);
+    // A conv and an ADD.
+    let t = m.f32("padded_add", &[1, 7, 7, 2]);
+    m.op(PAD, &[x, p_hw], &[t], OptionsSpec::None);
+    let (y, z) = (m.f32("y_add", &[1, 5, 5, 2]), m.f32("z_add", &[1, 7, 7, 2]));
+    m.op(CONV_2D, &[t, w, -1], &[y], conv_valid());
+    m.op(ADD, &[t, t], &[z], OptionsSpec::Add { act: NONE });
+    m.output(y);
+    m.output(z);
+    // PADV2 with 1.0.
+    let one = m.c_f32("one", &[1], &[1.0]);
+    let t = m.f32("padded_one", &[1, 7, 7, 2]);
+    m.op(PADV2, &[x, p_hw, one], &[t], OptionsSpec::None);
+    let y = m.f32("y_one", &[1, 5, 5, 2]);
+    m.op(CONV_2D, &[t, w, -1], &[y], conv_valid());
+    m.output(y);
+    // MIRROR_PAD.
+    let t = m.f32("mirrored", &[1, 7, 7, 2]);
+    m.op(MIRROR_PAD, &[x, p_hw], &[t], OptionsSpec::None);
+    let y = m.f32("y_mirror", &[1, 5, 5, 2]);
+    m.op(CONV_2D, &[t, w, -1], &[y], conv_valid());
+    m.output(y);
+    // int8: requantizing PAD; PADV2 with a value other than the zero point.
+    let q = m.q("q", &[1, 5, 5, 2], I8, 0.05, -10);
+    m.input(q);
+    let wq = m.c_q(
+        "wq",
+        &[2, 3, 3, 2],
+        I8,
+        &(0..36).map(|i| i * 7 % 200 - 100).collect::<Vec<_>>(),
+        vec![0.01, 0.02],
+        vec![0, 0],
+    );
+    let bq = m.c_i32("bq", &[2], &[10, -10], vec![0.0005, 0.001]);
+    let t = m.q("padded_rescaled", &[1, 7, 7, 2], I8, 0.1, -10);
+    m.op(PAD, &[q, p_hw], &[t], OptionsSpec::None);
+    let y = m.q("y_rescaled", &[1, 5, 5, 2], I8, 0.2, 0);
+    m.op(CONV_2D, &[t, wq, -1], &[y], conv_valid());
+    m.output(y);
+    let v = m.c_q("v", &[1], I8, &[-9], vec![0.05], vec![-10]);
+    let t = m.q("padded_v", &[1, 7, 7, 2], I8, 0.05, -10);
+    m.op(PADV2, &[q, p_hw, v], &[t], OptionsSpec::None);
+    let y = m.q("y_v", &[1, 5, 5, 2], I8, 0.2, 0);
+    m.op(CONV_2D, &[t, wq, bq], &[y], conv_valid());
+    m.output(y);
+    untouched("fold_pad_near_misses", &m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fuse_residual_add
+
+/// Float: a 1×1 projection + shortcut with a fused RELU6 (`ADD(conv, x)`); a 3×3 conv without
+/// bias as the ADD's second operand (`ADD(y0, conv)`); a grouped 1×1 conv whose RELU (a separate
+/// op) fuses into the ADD first.
+#[test]
+fn fuse_residual_add_float() {
+    let mut m = M::new();
+    let x = m.f32("x", &[1, 5, 5, 4]);
+    m.input(x);
+    let w1 = m.c_f32("w1", &[4, 1, 1, 4], &values(16, 21, 1.0));
+    let b1 = m.c_f32("b1", &[4], &[0.5, -0.25, 1.0, 0.0]);
+    let (t0, y0) = (m.f32("proj", &[1, 5, 5, 4]), m.f32("y0", &[1, 5, 5, 4]));
+    m.op(CONV_2D, &[x, w1, b1], &[t0], conv(NONE));
+    m.op(ADD, &[t0, x], &[y0], OptionsSpec::Add { act: A_RELU6 });
+    let w3 = m.c_f32("w3", &[4, 3, 3, 4], &values(144, 22, 0.5));
+    let (t1, y1) = (m.f32("conv3", &[1, 5, 5, 4]), m.f32("y1", &[1, 5, 5, 4]));
+    m.op(
+        CONV_2D,
+        &[y0, w3],
+        &[t1],
+        conv_opts(SAME, [1, 1], [1, 1], NONE),
+    );
+    m.op(ADD, &[y0, t1], &[y1], OptionsSpec::Add { act: NONE });
+    let wg = m.c_f32("wg", &[4, 1, 1, 2], &values(8, 23, 1.0));
+    let (t2, t3, y2) = (
+        m.f32("grouped", &[1, 5, 5, 4]),
+        m.f32("sum", &[1, 5, 5, 4]),
+        m.f32("y2", &[1, 5, 5, 4]),
+    );
+    m.op(CONV_2D, &[y1, wg, -1], &[t2], conv(NONE));
+    m.op(ADD, &[t2, x], &[t3], OptionsSpec::Add { act: NONE });
+    m.op(RELU, &[t3], &[y2], OptionsSpec::None);
+    m.output(y2);
+    let g = rewritten("fuse_residual_add_f32", &m, "fuse_residual_add");
+    assert_eq!(count(&g, "add") + count(&g, "relu"), 0);
+    assert_eq!(g.num_ops(), 3);
+    // The result may overwrite the residual, unless the residual is also the conv's input.
+    let program = mvcc::lower::lower(&g).unwrap();
+    let hints: Vec<(String, bool, Option<usize>)> = program
+        .steps
+        .iter()
+        .map(|s| (s.kernel.name(), s.inputs[0] == s.inputs[3], s.in_place))
+        .collect();
+    let want = |same: bool| ("conv_2d_add_f32".to_string(), same, (!same).then_some(3));
+    assert_eq!(hints, [want(true), want(true), want(false)]);
+}
+
+/// int8: `ADD(other, conv)` with a RELU, the conv requantized to a scale of its own; uint8:
+/// `ADD(conv, x)` (the residual is the conv's own input).
+#[test]
+fn fuse_residual_add_quantized() {
+    let mut m = M::new();
+    let (x, t0) = conv_i8(&mut m, 0.1, -5, NONE);
+    let other = m.q("other", &[1, 4, 4, 4], I8, 0.07, 12);
+    m.input(other);
+    let y = m.q("y", &[1, 4, 4, 4], I8, 0.12, -20);
+    m.op(ADD, &[other, t0], &[y], OptionsSpec::Add { act: A_RELU });
+    m.output(y);
+    let _ = x;
+    let u = m.q("u", &[1, 3, 3, 2], U8, 0.05, 120);
+    m.input(u);
+    let wu = m.c_q(
+        "wu",
+        &[2, 1, 1, 2],
+        U8,
+        &[200, 50, 90, 160],
+        vec![0.01],
+        vec![128],
+    );
+    let bu = m.c_i32("bu", &[2], &[300, -700], vec![0.0005]);
+    let (tu, yu) = (
+        m.q("proj_u8", &[1, 3, 3, 2], U8, 0.03, 130),
+        m.q("yu", &[1, 3, 3, 2], U8, 0.06, 125),
+    );
+    m.op(CONV_2D, &[u, wu, bu], &[tu], conv(NONE));
+    m.op(ADD, &[tu, u], &[yu], OptionsSpec::Add { act: NONE });
+    m.output(yu);
+    let g = rewritten("fuse_residual_add_quantized", &m, "fuse_residual_add");
+    assert_eq!(count(&g, "add"), 0);
+}
+
+/// Near misses: a conv with a fused activation; a conv result that is also a model output; a
+/// broadcasting ADD; a depthwise conv; `ADD(c, c)`; a SUB.
+#[test]
+fn fuse_residual_add_near_misses() {
+    let mut m = M::new();
+    let x = m.f32("x", &[1, 5, 5, 4]);
+    m.input(x);
+    let w = m.c_f32("w", &[4, 1, 1, 4], &values(16, 24, 1.0));
+    let bc = m.f32("bc", &[1, 1, 1, 4]);
+    m.input(bc);
+    let t = |m: &mut M, n: &str| m.f32(n, &[1, 5, 5, 4]);
+    let (t0, y0) = (t(&mut m, "conv_relu"), t(&mut m, "y_relu"));
+    m.op(CONV_2D, &[x, w, -1], &[t0], conv(A_RELU));
+    m.op(ADD, &[t0, x], &[y0], OptionsSpec::Add { act: NONE });
+    m.output(y0);
+    let (t1, y1) = (t(&mut m, "conv_out"), t(&mut m, "y_out"));
+    m.op(CONV_2D, &[x, w, -1], &[t1], conv(NONE));
+    m.op(ADD, &[t1, x], &[y1], OptionsSpec::Add { act: NONE });
+    m.output(t1);
+    m.output(y1);
+    let (t2, y2) = (t(&mut m, "conv_bc"), t(&mut m, "y_bc"));
+    m.op(CONV_2D, &[x, w, -1], &[t2], conv(NONE));
+    m.op(ADD, &[t2, bc], &[y2], OptionsSpec::Add { act: NONE });
+    m.output(y2);
+    let wd = m.c_f32("wd", &[1, 3, 3, 4], &values(36, 25, 1.0));
+    let (t3, y3) = (t(&mut m, "dw"), t(&mut m, "y_dw"));
+    m.op(DEPTHWISE_CONV_2D, &[x, wd, -1], &[t3], dwconv(1, NONE));
+    m.op(ADD, &[t3, x], &[y3], OptionsSpec::Add { act: NONE });
+    m.output(y3);
+    let (t4, y4) = (t(&mut m, "conv_twice"), t(&mut m, "y_twice"));
+    m.op(CONV_2D, &[x, w, -1], &[t4], conv(NONE));
+    m.op(ADD, &[t4, t4], &[y4], OptionsSpec::Add { act: NONE });
+    m.output(y4);
+    let (t5, y5) = (t(&mut m, "conv_sub"), t(&mut m, "y_sub"));
+    m.op(CONV_2D, &[x, w, -1], &[t5], conv(NONE));
+    m.op(SUB, &[x, t5], &[y5], OptionsSpec::Sub { act: NONE });
+    m.output(y5);
+    untouched("fuse_residual_add_near_misses", &m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// pair_depthwise_pointwise
+
+/// float: 3×3 depthwise → 1×1 conv; 5×5 stride-2 depthwise → 1×1 conv with a residual; int8:
+/// 3×3 depthwise (RELU6) → 1×1 conv. The blocks reach the lowered steps, which are consecutive.
+#[test]
+fn pair_depthwise_pointwise() {
+    let mut m = M::new();
+    let x = m.f32("x", &[1, 6, 6, 4]);
+    m.input(x);
+    let wd3 = m.c_f32("wd3", &[1, 3, 3, 4], &values(36, 31, 1.0));
+    let wd5 = m.c_f32("wd5", &[1, 5, 5, 4], &values(100, 32, 1.0));
+    let wp = m.c_f32("wp", &[4, 1, 1, 4], &values(16, 33, 1.0));
+    let (d0, p0) = (m.f32("dw3", &[1, 6, 6, 4]), m.f32("pw0", &[1, 6, 6, 4]));
+    m.op(DEPTHWISE_CONV_2D, &[x, wd3, -1], &[d0], dwconv(1, A_RELU6));
+    m.op(CONV_2D, &[d0, wp, -1], &[p0], conv(NONE));
+    let (d1, p1, y1) = (
+        m.f32("dw5", &[1, 3, 3, 4]),
+        m.f32("pw1", &[1, 3, 3, 4]),
+        m.f32("y1", &[1, 3, 3, 4]),
+    );
+    m.op(
+        DEPTHWISE_CONV_2D,
+        &[p0, wd5, -1],
+        &[d1],
+        dwconv_opts(SAME, [2, 2], [1, 1], NONE),
+    );
+    m.op(CONV_2D, &[d1, wp, -1], &[p1], conv(NONE));
+    let r = m.f32("r", &[1, 3, 3, 4]);
+    m.input(r);
+    m.op(ADD, &[p1, r], &[y1], OptionsSpec::Add { act: NONE });
+    m.output(y1);
+    let q = m.q("q", &[1, 4, 4, 2], I8, 0.05, 3);
+    m.input(q);
+    let wq = m.c_q(
+        "wq",
+        &[1, 3, 3, 2],
+        I8,
+        &(0..18).map(|i| i * 29 % 255 - 127).collect::<Vec<_>>(),
+        vec![0.02],
+        vec![0],
+    );
+    let wpq = m.c_q(
+        "wpq",
+        &[3, 1, 1, 2],
+        I8,
+        &[100, -50, 20, 7, -127, 64],
+        vec![0.01, 0.02, 0.03],
+        vec![0; 3],
+    );
+    let (dq, pq) = (
+        m.q("dwq", &[1, 4, 4, 2], I8, 0.04, -128),
+        m.q("pwq", &[1, 4, 4, 3], I8, 0.1, 0),
+    );
+    let mut opts = dwconv(1, A_RELU6);
+    if let OptionsSpec::DepthwiseConv2d {
+        ref mut padding, ..
+    } = opts
+    {
+        *padding = SAME;
+    }
+    m.op(DEPTHWISE_CONV_2D, &[q, wq, -1], &[dq], opts);
+    m.op(CONV_2D, &[dq, wpq, -1], &[pq], conv(NONE));
+    m.output(pq);
+    let g = rewritten("pair_depthwise_pointwise", &m, "pair_depthwise_pointwise");
+    let program = mvcc::lower::lower(&g).unwrap();
+    let blocks: Vec<(String, Option<u32>)> = program
+        .steps
+        .iter()
+        .map(|s| (s.kernel.name(), s.block))
+        .collect();
+    let step = |k: &str, b: u32| (k.to_string(), Some(b));
+    assert_eq!(
+        blocks,
+        [
+            step("depthwise_conv_2d_f32", 0),
+            step("conv_2d_f32", 0),
+            step("depthwise_conv_2d_f32", 1),
+            step("conv_2d_add_f32", 1),
+            step("depthwise_conv_2d_i8", 2),
+            step("conv_2d_i8", 2),
+        ]
+    );
+    let plan = mvcc::plan::plan(&program);
+    let text = mvcc::plan::text::plan_to_text(&program, &plan);
+    assert_eq!(text.matches("  block ").count(), 6, "{text}");
+}
+
+/// Near misses: a 1×1 conv with stride 2; a depthwise result with two readers; a 2×2 and a 3×1
+/// depthwise filter; a 3×3 conv after the depthwise one; a 1×1 conv whose filter is computed
+/// after the depthwise conv (the pair would not be consecutive).
+#[test]
+fn pair_depthwise_pointwise_near_misses() {
+    let mut m = M::new();
+    let x = m.f32("x", &[1, 6, 6, 4]);
+    m.input(x);
+    let wd3 = m.c_f32("wd3", &[1, 3, 3, 4], &values(36, 41, 1.0));
+    let wp = m.c_f32("wp", &[4, 1, 1, 4], &values(16, 42, 1.0));
+    let t = |m: &mut M, n: &str| m.f32(n, &[1, 6, 6, 4]);
+    // Stride 2.
+    let (d, y) = (t(&mut m, "dw_s2"), m.f32("pw_s2", &[1, 3, 3, 4]));
+    m.op(DEPTHWISE_CONV_2D, &[x, wd3, -1], &[d], dwconv(1, NONE));
+    m.op(
+        CONV_2D,
+        &[d, wp, -1],
+        &[y],
+        conv_opts(VALID, [2, 2], [1, 1], NONE),
+    );
+    m.output(y);
+    // Two readers.
+    let (d, y) = (t(&mut m, "dw_two"), t(&mut m, "pw_two"));
+    m.op(DEPTHWISE_CONV_2D, &[x, wd3, -1], &[d], dwconv(1, NONE));
+    m.op(CONV_2D, &[d, wp, -1], &[y], conv(NONE));
+    m.output(y);
+    m.output(d);
+    // 2×2 and 3×1 depthwise filters.
+    for (name, f) in [("dw2x2", [2, 2]), ("dw3x1", [3, 1])] {
+        let w = m.c_f32(
+            &format!("w_{name}"),
+            &[1, f[0], f[1], 4],
+            &values(4 * (f[0] * f[1]) as usize, 43, 1.0),
+        );
+        let (d, y) = (t(&mut m, name), t(&mut m, &format!("pw_{name}")));
+        m.op(
+            DEPTHWISE_CONV_2D,
+            &[x, w, -1],
+            &[d],
+            dwconv_opts(SAME, [1, 1], [1, 1], NONE),
+        );
+        m.op(CONV_2D, &[d, wp, -1], &[y], conv(NONE));
+        m.output(y);
+    }
+    // 3×3 conv.
+    let w33 = m.c_f32("w33", &[4, 3, 3, 4], &values(144, 44, 1.0));
+    let (d, y) = (t(&mut m, "dw_33"), m.f32("conv_33", &[1, 4, 4, 4]));
+    m.op(DEPTHWISE_CONV_2D, &[x, wd3, -1], &[d], dwconv(1, NONE));
+    m.op(CONV_2D, &[d, w33, -1], &[y], conv(NONE));
+    m.output(y);
+    // A filter computed later.
+    let wi = m.f32("w_in", &[4, 1, 1, 4]);
+    m.input(wi);
+    let (d, wr, y) = (
+        t(&mut m, "dw_late"),
+        m.f32("w_relu", &[4, 1, 1, 4]),
+        t(&mut m, "pw_late"),
+    );
+    m.op(DEPTHWISE_CONV_2D, &[x, wd3, -1], &[d], dwconv(1, NONE));
+    m.op(RELU, &[wi], &[wr], OptionsSpec::None);
+    m.op(CONV_2D, &[d, wr, -1], &[y], conv(NONE));
+    m.output(y);
+    untouched("pair_depthwise_pointwise_near_misses", &m);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -123,6 +123,9 @@ pub struct Graph {
     pub outputs: Vec<TensorId>,
     /// Producer of each tensor (by tensor index), if any.
     producers: Vec<Option<OpId>>,
+    /// Fused blocks: ops that a kernel may run together (a depthwise convolution and the 1×1
+    /// convolution reading it share an id; see `passes::pair_depthwise_pointwise`).
+    blocks: std::collections::BTreeMap<OpId, u32>,
 }
 
 impl Graph {
@@ -199,8 +202,24 @@ impl Graph {
         }
     }
 
-    /// Removes an op (its result tensors stay in the table, without producer).
+    /// The fused block op `id` belongs to, if any. Ops of one block run as consecutive steps;
+    /// a back end may run them as one kernel (the interpreter runs them one by one).
+    pub fn block(&self, id: OpId) -> Option<u32> {
+        self.blocks.get(&id).copied()
+    }
+
+    /// Puts op `id` in fused block `block` (or in none).
+    pub fn set_block(&mut self, id: OpId, block: Option<u32>) {
+        match block {
+            Some(b) => self.blocks.insert(id, b),
+            None => self.blocks.remove(&id),
+        };
+    }
+
+    /// Removes an op (its result tensors stay in the table, without producer; it leaves its
+    /// block).
     pub fn remove_op(&mut self, id: OpId) -> Option<OpNode> {
+        self.blocks.remove(&id);
         let node = self.g.remove_node(id.0)?;
         for t in &node.outputs {
             if let Some(p) = self.producers.get_mut(t.index()) {
@@ -250,7 +269,8 @@ impl Graph {
             .collect()
     }
 
-    /// Ops in a topological order, ties broken by insertion order (deterministic).
+    /// Ops in a topological order, ties broken by insertion order (deterministic), except that
+    /// an op of a fused block that becomes ready right after another op of its block comes next.
     /// `Err` holds one op on a cycle.
     pub fn topo_order(&self) -> Result<Vec<OpId>, OpId> {
         let mut indeg: std::collections::BTreeMap<NodeIndex<u32>, usize> =
@@ -261,7 +281,8 @@ impl Graph {
         let mut ready: std::collections::BTreeSet<NodeIndex<u32>> =
             indeg.iter().filter(|(_, &d)| d == 0).map(|(&n, _)| n).collect();
         let mut order = Vec::with_capacity(self.g.node_count());
-        while let Some(n) = ready.pop_first() {
+        let mut next_in_block = None;
+        while let Some(n) = next_in_block.take().or_else(|| ready.pop_first()) {
             order.push(OpId(n));
             for e in self.g.edges_directed(n, Direction::Outgoing) {
                 if let Some(d) = indeg.get_mut(&e.target()) {
@@ -269,6 +290,12 @@ impl Graph {
                     if *d == 0 {
                         ready.insert(e.target());
                     }
+                }
+            }
+            if let Some(b) = self.block(OpId(n)) {
+                next_in_block = ready.iter().copied().find(|&m| self.block(OpId(m)) == Some(b));
+                if let Some(m) = next_in_block {
+                    ready.remove(&m);
                 }
             }
         }

@@ -13,13 +13,44 @@ use std::fmt;
 
 use super::types::DType;
 
-/// Padding scheme of convolutions and pools (TFLite `Padding`).
+/// Padding scheme of convolutions and pools (TFLite `Padding`, plus explicit amounts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
     /// Output size `ceil(in / stride)`, the extra padding at the bottom/right.
     Same,
     /// No padding: output size `ceil((in − dilated_filter + 1) / stride)`.
     Valid,
+    /// Explicit amounts on each side (no TFLite option writes this; `passes::fold_pad` folds a
+    /// zero PAD into a convolution's padding): output size
+    /// `(in + before + after − dilated_filter) / stride + 1`; padded taps read zero (the input's
+    /// zero point in quantized convolutions), exactly as TFLite's own padding does. Only
+    /// CONV_2D and DEPTHWISE_CONV_2D accept it.
+    Explicit {
+        /// Rows before the first.
+        top: usize,
+        /// Rows after the last.
+        bottom: usize,
+        /// Columns before the first.
+        left: usize,
+        /// Columns after the last.
+        right: usize,
+    },
+}
+
+impl Padding {
+    /// The explicit `[before, after]` amounts along `axis` (0 height, 1 width); `None` for SAME
+    /// and VALID, whose amounts depend on the sizes.
+    pub fn explicit(self, axis: usize) -> Option<[usize; 2]> {
+        match self {
+            Padding::Explicit {
+                top,
+                bottom,
+                left,
+                right,
+            } => Some(if axis == 0 { [top, bottom] } else { [left, right] }),
+            Padding::Same | Padding::Valid => None,
+        }
+    }
 }
 
 /// A fused activation (TFLite `ActivationFunctionType`).
@@ -58,6 +89,15 @@ pub enum MirrorPadMode {
     Symmetric,
 }
 
+/// A residual ADD fused into a CONV_2D (`passes::fuse_residual_add`): operand 3, a tensor of the
+/// result's shape and type, is added to the convolution's result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Residual {
+    /// Quantization `(scale, zero point)` of the convolution's own result before the addition
+    /// (the ADD operand the fusion removed); `None` in float.
+    pub conv_quant: Option<(f32, i64)>,
+}
+
 /// Attributes of CONV_2D.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv2dAttrs {
@@ -67,8 +107,13 @@ pub struct Conv2dAttrs {
     pub stride: [usize; 2],
     /// `[dilation_h, dilation_w]`.
     pub dilation: [usize; 2],
-    /// Fused activation.
+    /// Fused activation; with a residual, the ADD's, applied to the sum.
     pub act: Activation,
+    /// A fused residual ADD. The convolution's own result is finished as an unfused CONV_2D
+    /// with no activation stores it (float: clamped to `±FLT_MAX`; quantized: requantized to
+    /// [`Residual::conv_quant`], clamped to the type's range), then added to operand 3 with
+    /// TFLite's ADD arithmetic and `act`'s clamp: bit-identical to the two ops.
+    pub residual: Option<Residual>,
 }
 
 /// Attributes of DEPTHWISE_CONV_2D.
@@ -254,17 +299,29 @@ fn pad(p: Padding) -> String {
     match p {
         Padding::Same => "same".into(),
         Padding::Valid => "valid".into(),
+        Padding::Explicit {
+            top,
+            bottom,
+            left,
+            right,
+        } => format!("explicit(h=[{top},{bottom}],w=[{left},{right}])"),
     }
 }
 
 impl AttrsText for Conv2dAttrs {
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut v = vec![
             ("stride", hw(self.stride)),
             ("dilation", hw(self.dilation)),
             ("pad", pad(self.padding)),
             ("act", self.act.name().into()),
-        ]
+        ];
+        match self.residual.map(|r| r.conv_quant) {
+            None => {}
+            Some(None) => v.push(("residual", "add".into())),
+            Some(Some((s, z))) => v.push(("residual", format!("add(conv=q({s},{z}))"))),
+        }
+        v
     }
 }
 impl AttrsText for DepthwiseConv2dAttrs {
@@ -445,9 +502,11 @@ macro_rules! define_ops {
 }
 
 define_ops! {
-    /// CONV_2D: operands input `[N,H,W,Ci]`, filter `[Co,Kh,Kw,Ci]`, optional bias `[Co]`.
+    /// CONV_2D: operands input `[N,H,W,Ci]`, filter `[Co,Kh,Kw,Ci]`, optional bias `[Co]`, and
+    /// with a fused residual ADD ([`Conv2dAttrs::residual`]) the residual `[N,Ho,Wo,Co]`.
     /// float32; int8 with per-channel int8 filter and int32 bias; uint8 with per-tensor uint8
-    /// filter. Follows `reference_ops::Conv` / `reference_integer_ops::ConvPerChannel`.
+    /// filter. Follows `reference_ops::Conv` / `reference_integer_ops::ConvPerChannel` (and
+    /// `reference_ops::Add` for the residual).
     Conv2d(Conv2dAttrs) = "conv_2d", "CONV_2D", 3;
     /// DEPTHWISE_CONV_2D: input `[N,H,W,Ci]`, filter `[1,Kh,Kw,Ci·m]`, optional bias.
     DepthwiseConv2d(DepthwiseConv2dAttrs) = "depthwise_conv_2d", "DEPTHWISE_CONV_2D", 4;

@@ -5,8 +5,9 @@
 //! ```
 //!
 //! Tensors print as `%N` with `N` their index in the tensor table (the `.tflite` tensor index for
-//! imported tensors). Constants are listed first with a short summary of their data. The form is
-//! deterministic: it is the format of golden tests and of `mvcc inspect --ir`.
+//! imported tensors). Constants are listed first with a short summary of their data. An op in a
+//! fused block ([`Graph::block`]) ends its attributes with `block=N`. The form is deterministic:
+//! it is the format of golden tests and of `mvcc inspect --ir`.
 
 use std::fmt::Write;
 
@@ -50,7 +51,10 @@ pub fn graph_to_text(g: &Graph) -> String {
             node.outputs.iter().map(|&t| format!("{}:{}", name(t), tensor_type(g.tensor(t)))).collect();
         let args: Vec<String> =
             node.inputs.iter().map(|t| t.map(name).unwrap_or_else(|| "_".into())).collect();
-        let attrs: Vec<String> = node.op.attr_pairs().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut attrs: Vec<String> = node.op.attr_pairs().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if let Some(b) = g.block(id) {
+            attrs.push(format!("block={b}"));
+        }
         let _ = write!(out, "{} = {}({})", outs.join(", "), node.op.kind().name(), args.join(", "));
         if !attrs.is_empty() {
             let _ = write!(out, " {{{}}}", attrs.join(", "));

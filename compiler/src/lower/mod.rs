@@ -169,7 +169,13 @@ pub fn lower(g: &Graph) -> Result<Program> {
     let mut problems = crate::error::Problems::default();
     for &o in &order {
         match lower_op(g, o, &mut program, &values, &mut weights) {
-            Ok(steps) => program.steps.extend(steps),
+            Ok(mut steps) => {
+                // Fused blocks (depthwise→pointwise pairs) carry over to the steps.
+                if let Some(b) = g.block(o) {
+                    steps.iter_mut().for_each(|s| s.block = Some(b));
+                }
+                program.steps.extend(steps)
+            }
             Err(e) => problems.extend(e),
         }
     }

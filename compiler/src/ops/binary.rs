@@ -162,7 +162,33 @@ fn multiplier_below_one(cx: &InferCx<'_>, m: f64) -> Result<Requant> {
 /// exact); SUB negates the second input's multiplier.
 fn add_q_params(cx: &InferCx<'_>, act: Activation, sub: bool) -> Result<AddQParams> {
     let (a, b, out) = (cx.input(0)?, cx.input(1)?, cx.output(0)?);
-    let ((s1, z1), (s2, z2), (so, zo)) = (qparams(cx, a)?, qparams(cx, b)?, qparams(cx, out)?);
+    let (q1, q2) = (qparams(cx, a)?, qparams(cx, b)?);
+    add_q_params_of(cx, [q1, q2], out, act, sub, layout(cx)?)
+}
+
+/// Quantized ADD/SUB parameters (as [`plan_add`] computes them) for operands quantized
+/// `[(S1, Z1), (S2, Z2)]`, of `out`'s type, broadcast as `shape`, into `out`. CONV_2D's fused
+/// residual ADD computes its epilogue with it (the convolution's result, whose tensor the fusion
+/// removed, as one operand).
+///
+/// # Errors
+/// A zero point outside the type's range; multipliers TFLite rejects.
+pub fn add_q_params_of(
+    cx: &InferCx<'_>,
+    [(s1, z1), (s2, z2)]: [(f32, i32); 2],
+    out: &Tensor,
+    act: Activation,
+    sub: bool,
+    shape: BroadcastShape,
+) -> Result<AddQParams> {
+    let (so, zo) = qparams(cx, out)?;
+    let (lo, hi) = qrange(out.dtype);
+    if [z1, z2].iter().any(|z| !(lo..=hi).contains(z)) {
+        return Err(cx.err(format!(
+            "an operand zero point is outside the {} range",
+            out.dtype
+        )));
+    }
     let left_shift = 20;
     let twice_max_input_scale = 2.0 * f64::from(s1.max(s2));
     let input1 = multiplier_below_one(cx, f64::from(s1) / twice_max_input_scale)?;
@@ -175,7 +201,7 @@ fn add_q_params(cx: &InferCx<'_>, act: Activation, sub: bool) -> Result<AddQPara
         input2.multiplier = -input2.multiplier;
     }
     Ok(AddQParams {
-        shape: layout(cx)?,
+        shape,
         left_shift,
         input1_offset: -z1,
         input1,

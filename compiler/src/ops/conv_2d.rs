@@ -15,18 +15,20 @@
 //! Float activations `(float input, int8/uint8 weights)` are TFLite's hybrid kernels, written only
 //! by dynamic-range quantization: unsupported.
 
+use mvcc_runtime::kernels::binary::BroadcastShape;
 use mvcc_runtime::kernels::common::{ActF32, Quantized, Requant};
 use mvcc_runtime::kernels::conv_2d::{
     blocked_len, fold_bias, pack_cols_blocked, pack_rows_blocked, Conv2dParams, ConvGeometry,
-    ConvQuant,
+    ConvQuant, ResidualQ,
 };
 use mvcc_runtime::kernels::depthwise_conv_2d::DepthwiseConv2dParams;
 use mvcc_runtime::kernels::transpose_conv::TransposeConvParams;
 
+use super::binary::add_q_params_of;
 use super::{const_data, EvalCx, InferCx, Lowered};
 use crate::error::Result;
 use crate::ir::{
-    Activation, Conv2dAttrs, DType, DepthwiseConv2dAttrs, Padding, Shape, Tensor,
+    Activation, Conv2dAttrs, DType, DepthwiseConv2dAttrs, Padding, Quant, Shape, Tensor,
     TransposeConvAttrs,
 };
 use crate::lower::{LowerCx, Step};
@@ -38,7 +40,8 @@ pub use kernel::Kernel;
 pub(crate) use kernel::Operands;
 
 /// TFLite's `ComputeOutSize`: the output length along one axis, or `None` when the (dilated)
-/// filter does not fit a VALID window into the input.
+/// filter does not fit a VALID window into the input. SAME and VALID only: explicit padding
+/// differs per axis ([`axis_window`] handles it); `None` for it.
 pub fn out_size(
     padding: Padding,
     image: usize,
@@ -53,6 +56,7 @@ pub fn out_size(
     let n = match padding {
         Padding::Same => image.checked_add(stride - 1)? / stride,
         Padding::Valid => (image + stride).checked_sub(effective)? / stride,
+        Padding::Explicit { .. } => return None,
     };
     (n > 0).then_some(n)
 }
@@ -69,6 +73,41 @@ pub fn pad_before(
     let effective = (filter.saturating_sub(1)) * dilation + 1;
     let total = ((out.saturating_sub(1)) * stride + effective).saturating_sub(image);
     total / 2
+}
+
+/// The window along `axis` (0 height, 1 width): `(output length, [padding before, padding
+/// after])`, or `None` when the filter does not fit. SAME and VALID as TFLite computes them
+/// (the amount after is what the last window reaches past the input, at least 0); explicit
+/// padding gives `(in + before + after − dilated_filter) / stride + 1`.
+///
+/// A window with explicit padding `[before, after]` taken from this function reads exactly the
+/// input positions the SAME or VALID window reads.
+pub fn axis_window(
+    padding: Padding,
+    axis: usize,
+    image: usize,
+    filter: usize,
+    stride: usize,
+    dilation: usize,
+) -> Option<(usize, [usize; 2])> {
+    if stride == 0 || dilation == 0 || filter == 0 || image == 0 {
+        return None;
+    }
+    let effective = (filter - 1).checked_mul(dilation)?.checked_add(1)?;
+    match padding.explicit(axis) {
+        Some([before, after]) => {
+            let padded = image.checked_add(before)?.checked_add(after)?;
+            let out = padded.checked_sub(effective)? / stride + 1;
+            Some((out, [before, after]))
+        }
+        None => {
+            let out = out_size(padding, image, filter, stride, dilation)?;
+            let reach = (out - 1).checked_mul(stride)?.checked_add(effective)?;
+            let total = reach.saturating_sub(image);
+            let before = pad_before(stride, dilation, image, filter, out);
+            Some((out, [before, total - before]))
+        }
+    }
 }
 
 /// The numeric flavour of a convolution-like op.
@@ -233,18 +272,20 @@ fn dims4(cx: &InferCx<'_>, t: &Tensor, what: &str) -> Result<[usize; 4]> {
 fn axis_geometry(
     cx: &InferCx<'_>,
     padding: Padding,
+    axis: usize,
     image: usize,
     filter: usize,
     stride: usize,
     dilation: usize,
-    axis: &str,
 ) -> Result<(usize, usize)> {
-    let out = out_size(padding, image, filter, stride, dilation).ok_or_else(|| {
-        cx.err(format!(
-            "{axis}: filter {filter} (dilation {dilation}, stride {stride}) does not fit input {image}"
-        ))
-    })?;
-    Ok((out, pad_before(stride, dilation, image, filter, out)))
+    let name = if axis == 0 { "height" } else { "width" };
+    let (out, [before, _]) = axis_window(padding, axis, image, filter, stride, dilation)
+        .ok_or_else(|| {
+            cx.err(format!(
+                "{name}: filter {filter} (dilation {dilation}, stride {stride}) does not fit input {image}"
+            ))
+        })?;
+    Ok((out, before))
 }
 
 /// Geometry of a forward (CONV_2D, DEPTHWISE_CONV_2D) window op.
@@ -260,20 +301,20 @@ fn forward_geometry(
     let (out_h, pad_h) = axis_geometry(
         cx,
         padding,
+        0,
         input[1],
         filter_hw[0],
         stride[0],
         dilation[0],
-        "height",
     )?;
     let (out_w, pad_w) = axis_geometry(
         cx,
         padding,
+        1,
         input[2],
         filter_hw[1],
         stride[1],
         dilation[1],
-        "width",
     )?;
     Ok(ConvGeometry {
         batches: input[0],
@@ -292,11 +333,17 @@ fn forward_geometry(
 }
 
 /// CONV_2D's kernel parameters and numerics, computed from the IR as TFLite's `Prepare` does.
+/// With a fused residual ADD, the numerics are those of the convolution's own result (quantized
+/// as [`crate::ir::Residual::conv_quant`] says, no activation) and [`ResidualNumerics`] finishes
+/// the sum.
 ///
 /// # Errors
 /// Invalid shapes or quantization; unsupported type combinations.
-pub fn conv_2d_params(cx: &InferCx<'_>, a: &Conv2dAttrs) -> Result<(Conv2dParams, ConvNumerics)> {
-    cx.arity(2, 3, 1)?;
+pub fn conv_2d_params(
+    cx: &InferCx<'_>,
+    a: &Conv2dAttrs,
+) -> Result<(Conv2dParams, ConvNumerics, Option<ResidualNumerics>)> {
+    cx.arity(2, if a.residual.is_some() { 4 } else { 3 }, 1)?;
     let input = cx.input(0)?;
     let filter = cx.input(1)?;
     let output = cx.output(0)?;
@@ -327,8 +374,68 @@ pub fn conv_2d_params(cx: &InferCx<'_>, a: &Conv2dAttrs) -> Result<(Conv2dParams
         return Err(cx.err("int8 filter has a non-zero zero point"));
     }
     let geom = forward_geometry(cx, i, [fh, fw], out_c, a.padding, a.stride, a.dilation)?;
-    let num = numerics(cx, fl, a.act, [input, filter, output], out_c, 0)?;
-    Ok((Conv2dParams { geom, groups }, num))
+    let params = Conv2dParams { geom, groups };
+    let Some(r) = a.residual else {
+        let num = numerics(cx, fl, a.act, [input, filter, output], out_c, 0)?;
+        return Ok((params, num, None));
+    };
+    let residual = cx.input(3)?;
+    if residual.dtype != output.dtype || residual.shape != out_shape(&geom) {
+        return Err(cx.err(format!(
+            "the residual operand is {}{:?}, the result {}{:?}",
+            residual.dtype,
+            residual.shape,
+            output.dtype,
+            out_shape(&geom)
+        )));
+    }
+    // The convolution's own result, as the fused-away tensor was.
+    let mid = match (fl, r.conv_quant) {
+        (Flavor::F32, None) => output.clone(),
+        (Flavor::I8 | Flavor::U8, Some((scale, zero_point))) => Tensor {
+            quant: Some(Quant::per_tensor(scale, zero_point)),
+            data: None,
+            ..output.clone()
+        },
+        _ => {
+            return Err(
+                cx.err("the residual's convolution quantization does not match the result's type")
+            )
+        }
+    };
+    let num = numerics(cx, fl, Activation::None, [input, filter, &mid], out_c, 0)?;
+    let add = match fl {
+        Flavor::F32 => ResidualNumerics::F32(fused_act(cx, a.act).map(act_f32)?),
+        Flavor::I8 | Flavor::U8 => {
+            let q = [cx.per_tensor_quant(&mid)?, cx.per_tensor_quant(residual)?];
+            let n = output.num_elements();
+            let shape = BroadcastShape::new(&[n], &[n])
+                .ok_or_else(|| cx.err("the residual does not fit the result"))?;
+            let p = add_q_params_of(cx, q, output, a.act, false, shape)?;
+            ResidualNumerics::Quant(ResidualQ {
+                left_shift: p.left_shift,
+                conv_offset: p.input1_offset,
+                conv_multiplier: p.input1,
+                residual_offset: p.input2_offset,
+                residual_multiplier: p.input2,
+                output: p.output,
+                output_offset: p.output_offset,
+                act: p.act,
+            })
+        }
+    };
+    Ok((params, num, Some(add)))
+}
+
+/// How a CONV_2D with a fused residual ADD finishes each output from the convolution's value
+/// (see [`crate::ir::Residual`]). TFLite's quantized ADD treats its operands alike (the sum of the two
+/// rescaled values commutes), so which operand of the ADD the convolution was does not matter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResidualNumerics {
+    /// float32: the ADD's clamp (`CalculateActivationRange`) of the sum.
+    F32(ActF32),
+    /// int8 / uint8: TFLite's quantized ADD.
+    Quant(ResidualQ),
 }
 
 /// DEPTHWISE_CONV_2D's kernel parameters and numerics. The depth multiplier comes from the shapes
@@ -423,6 +530,9 @@ pub fn transpose_conv_params(
     if a.stride.contains(&0) || fh == 0 || fw == 0 {
         return Err(cx.err("stride and filter size must be positive"));
     }
+    if let Padding::Explicit { .. } = a.padding {
+        return Err(cx.unsupported("explicit padding on TRANSPOSE_CONV"));
+    }
     // LiteRT checks that a convolution of the output would give back the input's size.
     for (axis, (out, f, s, image)) in [
         ("height", (out_h, fh, a.stride[0], i[1])),
@@ -463,9 +573,10 @@ fn out_shape(g: &ConvGeometry) -> Shape {
     vec![g.batches, g.out_h, g.out_w, g.out_c]
 }
 
-/// CONV_2D: `[N, H, W, Ci] ⊛ [Co, Kh, Kw, Ci/groups] → [N, Ho, Wo, Co]`.
+/// CONV_2D: `[N, H, W, Ci] ⊛ [Co, Kh, Kw, Ci/groups] → [N, Ho, Wo, Co]` (plus a residual of
+/// that shape).
 pub fn infer_conv_2d(cx: &InferCx<'_>, a: &Conv2dAttrs) -> Result<Vec<Shape>> {
-    let (p, _) = conv_2d_params(cx, a)?;
+    let (p, _, _) = conv_2d_params(cx, a)?;
     Ok(vec![out_shape(&p.geom)])
 }
 
@@ -612,14 +723,24 @@ fn conv_like(
 }
 
 /// CONV_2D's kernel: parameters computed once, weights packed and bias folded when constant.
+/// With a residual the result may overwrite the residual operand (each residual element is read
+/// once, for the output element at its place), unless the residual is also the convolution's
+/// input (read at other places).
 ///
 /// # Errors
 /// As [`conv_2d_params`].
 pub fn plan_conv_2d(cx: &InferCx<'_>, a: &Conv2dAttrs) -> Result<Lowered<Kernel>> {
-    let (params, num) = conv_2d_params(cx, a)?;
+    let (params, num, residual) = conv_2d_params(cx, a)?;
     let g = &params.geom;
     let k = g.filter_h * g.filter_w * params.filter_in_c();
-    Ok(conv_like(
+    let inputs = &cx.node.inputs;
+    let in_place = (residual.is_some() && inputs.get(3) != inputs.first()).then_some(3);
+    let (add_f32, add_q) = match residual {
+        Some(ResidualNumerics::F32(act)) => (Some(act), None),
+        Some(ResidualNumerics::Quant(r)) => (None, Some(r)),
+        None => (None, None),
+    };
+    let mut l = conv_like(
         cx,
         num,
         g.out_c,
@@ -629,6 +750,7 @@ pub fn plan_conv_2d(cx: &InferCx<'_>, a: &Conv2dAttrs) -> Result<Lowered<Kernel>
             params,
             act,
             weights,
+            residual: add_f32,
         },
         |dtype, q, requant, weights| Kernel::Conv2dQ {
             dtype,
@@ -636,8 +758,11 @@ pub fn plan_conv_2d(cx: &InferCx<'_>, a: &Conv2dAttrs) -> Result<Lowered<Kernel>
             q,
             requant,
             weights,
+            residual: add_q,
         },
-    ))
+    );
+    l.in_place = in_place;
+    Ok(l)
 }
 
 /// DEPTHWISE_CONV_2D's kernel: parameters computed once, weights packed and bias folded when

@@ -16,7 +16,7 @@ use super::conv_2d::{out_size, pad_before};
 use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
 use crate::interp::StepIo;
-use crate::ir::{Activation, DType, Pool2dAttrs, Shape};
+use crate::ir::{Activation, DType, Padding, Pool2dAttrs, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q};
 
@@ -45,6 +45,10 @@ pub fn pool_2d_params(cx: &InferCx<'_>, a: &Pool2dAttrs) -> Result<Pool2dParams>
     }
     if a.act == Activation::Tanh {
         return Err(cx.unsupported("fused TANH activation"));
+    }
+    if let Padding::Explicit { .. } = a.padding {
+        // Pools leave padded cells out of the window; no pass folds a PAD into one.
+        return Err(cx.unsupported("explicit padding on a pool"));
     }
     let mut out = [0usize; 2];
     let mut pad = [0usize; 2];

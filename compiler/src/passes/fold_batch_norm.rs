@@ -126,6 +126,7 @@ fn find(g: &Graph, uses: &Uses, id: OpId) -> Option<Match> {
         pnode.op.kind(),
         OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::FullyConnected
     ) || fused_activation(&pnode.op) != Some(Activation::None)
+        || matches!(&pnode.op, Op::Conv2d(a) if a.residual.is_some())
         || pnode.outputs.first() != Some(&y)
     {
         return None;

@@ -20,7 +20,10 @@
 
 pub mod fold_batch_norm;
 pub mod fold_constants;
+pub mod fold_pad;
 pub mod fuse_activation;
+pub mod fuse_residual_add;
+pub mod pair_depthwise_pointwise;
 pub mod recognize_hard_swish;
 pub mod remove_dead_ops;
 pub mod remove_identity;
@@ -106,9 +109,19 @@ pub const PIPELINE: &[Stage] = &[
         ],
         max_rounds: 8,
     },
-    // Later (other work items): pad folding, residual-add fusion, concatenation elimination and
-    // depthwise→pointwise pairing go after the simplify group — they need the activations fused
-    // and the identities gone.
+    // The fusions below run after the simplify group: they need the activations fused and the
+    // identities gone. CONCATENATION elimination happens in lowering (memory aliases).
+    //
+    // After fold_constants: the paddings and PADV2's value must be constants.
+    Stage::Once(pass!(fold_pad)),
+    // After activation fusion: a RELU after the ADD must be the ADD's fused activation by now
+    // (it becomes the fused convolution's), and BatchNorm folding must be done (a MUL folded
+    // into a convolution with a residual would scale the residual too; fold_batch_norm skips
+    // those).
+    Stage::Once(pass!(fuse_residual_add)),
+    // Last: it marks the final ops (a PAD folded away and a residual fused in first, so the
+    // pair is adjacent and the pointwise convolution is the one that will run).
+    Stage::Once(pass!(pair_depthwise_pointwise)),
 ];
 
 /// Options of the pipeline.

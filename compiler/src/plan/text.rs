@@ -61,6 +61,9 @@ pub fn plan_to_text(p: &Program, plan: &Plan) -> String {
         if step.scratch_bytes > 0 {
             let _ = write!(line, "  scratch {}", step.scratch_bytes);
         }
+        if let Some(b) = step.block {
+            let _ = write!(line, "  block {b}");
+        }
         let _ = writeln!(s, "{line}");
     }
     let _ = writeln!(

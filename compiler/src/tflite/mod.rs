@@ -601,6 +601,7 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
                     positive(x.dilation_w_factor(), "dilation_w_factor")?,
                 ],
                 act: activation(x.fused_activation_function())?,
+                residual: None,
             })
         }
         OpKind::DepthwiseConv2d => {

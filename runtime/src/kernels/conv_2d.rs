@@ -20,13 +20,26 @@
 //! input-independent zero-point terms folded in ([`fold_bias`]) and read padding taps as the
 //! input's zero point; their results are bit-identical to the TFLite-form kernels, which the
 //! compiler still uses for weights that are not constants.
+//!
+//! # Residual epilogue
+//!
+//! The `*_residual` kernels are CONV_2D followed by an ADD of another tensor of the output's
+//! shape (a residual connection, fused by the compiler's `fuse_residual_add` pass): each output
+//! element is the convolution's value, finished exactly as the unfused CONV_2D finishes it
+//! (requantized, offset and clamped with its NONE activation, or in float clamped to `±FLT_MAX`),
+//! then added to the residual element with TFLite's ADD arithmetic ([`ResidualQ`], or a float
+//! addition and the ADD's clamp). The results are bit-identical to the two ops run in turn.
 
 use super::common::{ActF32, ActQ, Quantized, Requant};
+use crate::fixedpoint::multiply_by_quantized_multiplier_smaller_than_one_exp;
 
 /// The geometry of a 2-D windowed op over NHWC tensors. Every field is a compile-time constant.
 ///
-/// `pad` is TFLite's `padding_values` (`ComputePaddingHeightWidth`): the padding before the first
-/// row and column; any extra padding of SAME falls after the last.
+/// `pad` is the padding before the first row and column: TFLite's `padding_values`
+/// (`ComputePaddingHeightWidth`) for SAME and VALID, or the explicit amounts the compiler folded
+/// a PAD into. The padding after the last row and column is implied by `out_h` and `out_w`: the
+/// windows of the last outputs reach past the input by that much. Any amount is allowed, even
+/// windows entirely in the padding.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConvGeometry {
     /// Batch size `N` (input and output).
@@ -126,6 +139,36 @@ pub fn conv_2d_f32(
     bias: Option<&[f32]>,
     output: &mut [f32],
 ) {
+    conv_2d_f32_core(p, input, filter, bias, |o, v| output[o] = act.apply(v));
+}
+
+/// Float CONV_2D with a residual ADD ([module docs](self#residual-epilogue)):
+/// `add_act(act(Σ x·w + bias) + residual)`, `residual` of the output's size.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_2d_f32_residual(
+    p: &Conv2dParams,
+    act: ActF32,
+    add_act: ActF32,
+    input: &[f32],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+    residual: &[f32],
+    output: &mut [f32],
+) {
+    conv_2d_f32_core(p, input, filter, bias, |o, v| {
+        output[o] = add_act.apply(act.apply(v) + residual[o])
+    });
+}
+
+/// The sums of [`conv_2d_f32`] before the activation: `emit(output index, Σ x·w + bias)`.
+#[inline]
+fn conv_2d_f32_core(
+    p: &Conv2dParams,
+    input: &[f32],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+    mut emit: impl FnMut(usize, f32),
+) {
     let g = &p.geom;
     let fic = p.filter_in_c();
     let per_group = g.out_c / p.groups;
@@ -152,7 +195,7 @@ pub fn conv_2d_f32(
                         }
                     }
                     let bias_value = bias.map_or(0.0, |bv| bv[oc]);
-                    output[o] = act.apply(total + bias_value);
+                    emit(o, total + bias_value);
                     o += 1;
                 }
             }
@@ -174,6 +217,41 @@ pub fn conv_2d_q<T: Quantized, W: Quantized>(
     filter: &[W],
     bias: Option<&[i32]>,
     output: &mut [T],
+) {
+    conv_2d_q_core(p, q, input, filter, bias, |o, oc, acc| {
+        output[o] = T::from_i32_saturating(q.finish(requant[oc], acc));
+    });
+}
+
+/// Quantized CONV_2D with a residual ADD ([module docs](self#residual-epilogue)): the value
+/// [`conv_2d_q`] computes (`q` and `requant` those of the convolution's own result, its
+/// activation NONE), then [`ResidualQ::apply`] with the `residual` element.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_2d_q_residual<T: Quantized, W: Quantized>(
+    p: &Conv2dParams,
+    q: &ConvQuant,
+    requant: &[Requant],
+    add: &ResidualQ,
+    input: &[T],
+    filter: &[W],
+    bias: Option<&[i32]>,
+    residual: &[T],
+    output: &mut [T],
+) {
+    conv_2d_q_core(p, q, input, filter, bias, |o, oc, acc| {
+        output[o] = add.finish::<T>(q.finish(requant[oc], acc), residual[o]);
+    });
+}
+
+/// The accumulators of [`conv_2d_q`] (bias added): `emit(output index, channel, acc)`.
+#[inline]
+fn conv_2d_q_core<T: Quantized, W: Quantized>(
+    p: &Conv2dParams,
+    q: &ConvQuant,
+    input: &[T],
+    filter: &[W],
+    bias: Option<&[i32]>,
+    mut emit: impl FnMut(usize, usize, i32),
 ) {
     let g = &p.geom;
     let fic = p.filter_in_c();
@@ -205,12 +283,71 @@ pub fn conv_2d_q<T: Quantized, W: Quantized>(
                     if let Some(bv) = bias {
                         acc = acc.wrapping_add(bv[oc]);
                     }
-                    let v = requant[oc].apply(acc).wrapping_add(q.output_offset);
-                    output[o] = T::from_i32_saturating(q.act.apply(v));
+                    emit(o, oc, acc);
                     o += 1;
                 }
             }
         }
+    }
+}
+
+/// TFLite's quantized ADD (`reference_ops::Add` / `reference_integer_ops::Add`, 8-bit) as the
+/// epilogue of a convolution: the convolution's result code and the residual code, each offset
+/// by its zero point, shifted left by `left_shift` (20) and rescaled to the common scale, summed,
+/// rescaled to the output and clamped. The compiler computes the fields as `add.cc`'s `Prepare`
+/// does (`compiler::ops::binary::add_q_params_of`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResidualQ {
+    /// Left shift of both offset operands (20 for 8-bit types).
+    pub left_shift: i32,
+    /// `−Z` of the convolution's own result.
+    pub conv_offset: i32,
+    /// Rescaling of the convolution's result (shift ≤ 0).
+    pub conv_multiplier: Requant,
+    /// `−Z` of the residual operand.
+    pub residual_offset: i32,
+    /// Rescaling of the residual operand (shift ≤ 0).
+    pub residual_multiplier: Requant,
+    /// Rescaling of the sum to the output (shift ≤ 0).
+    pub output: Requant,
+    /// The output's zero point.
+    pub output_offset: i32,
+    /// The ADD's activation range in the output's domain.
+    pub act: ActQ,
+}
+
+impl ResidualQ {
+    /// The clamped sum of convolution result code `conv` and residual code `residual`.
+    #[inline]
+    pub fn apply(&self, conv: i32, residual: i32) -> i32 {
+        let stoe = |x: i32, r: Requant| {
+            multiply_by_quantized_multiplier_smaller_than_one_exp(x, r.multiplier, r.shift)
+        };
+        let v1 = self.conv_offset.wrapping_add(conv);
+        let v2 = self.residual_offset.wrapping_add(residual);
+        let s1 = stoe(v1.wrapping_mul(1 << self.left_shift), self.conv_multiplier);
+        let s2 = stoe(
+            v2.wrapping_mul(1 << self.left_shift),
+            self.residual_multiplier,
+        );
+        let raw = stoe(s1.wrapping_add(s2), self.output).wrapping_add(self.output_offset);
+        self.act.apply(raw)
+    }
+
+    /// [`ResidualQ::apply`] stored as `T`.
+    #[inline]
+    fn finish<T: Quantized>(&self, conv: i32, residual: T) -> T {
+        T::from_i32_saturating(self.apply(conv, residual.to_i32()))
+    }
+}
+
+impl ConvQuant {
+    /// An accumulator requantized, offset and clamped: the stored result code (in the type's
+    /// range, the clamp being intersected with it).
+    #[inline]
+    pub fn finish(&self, requant: Requant, acc: i32) -> i32 {
+        self.act
+            .apply(requant.apply(acc).wrapping_add(self.output_offset))
     }
 }
 
@@ -294,6 +431,34 @@ pub fn conv_2d_f32_packed(
     bias: &[f32],
     output: &mut [f32],
 ) {
+    conv_2d_f32_packed_core(p, input, filter, bias, |o, v| output[o] = act.apply(v));
+}
+
+/// [`conv_2d_f32_residual`] on pre-packed weights (as [`conv_2d_f32_packed`]).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_2d_f32_packed_residual(
+    p: &Conv2dParams,
+    act: ActF32,
+    add_act: ActF32,
+    input: &[f32],
+    filter: &[f32],
+    bias: &[f32],
+    residual: &[f32],
+    output: &mut [f32],
+) {
+    conv_2d_f32_packed_core(p, input, filter, bias, |o, v| {
+        output[o] = add_act.apply(act.apply(v) + residual[o])
+    });
+}
+
+#[inline]
+fn conv_2d_f32_packed_core(
+    p: &Conv2dParams,
+    input: &[f32],
+    filter: &[f32],
+    bias: &[f32],
+    mut emit: impl FnMut(usize, f32),
+) {
     let g = &p.geom;
     let fic = p.filter_in_c();
     let k = g.filter_h * g.filter_w * fic;
@@ -320,7 +485,7 @@ pub fn conv_2d_f32_packed(
                             }
                         }
                     }
-                    output[o] = act.apply(total + bias[oc]);
+                    emit(o, total + bias[oc]);
                     o += 1;
                 }
             }
@@ -344,6 +509,38 @@ pub fn conv_2d_q_packed<T: Quantized, W: Quantized>(
     filter: &[W],
     bias: &[i32],
     output: &mut [T],
+) {
+    conv_2d_q_packed_core(p, q, input, filter, bias, |o, oc, acc| {
+        output[o] = T::from_i32_saturating(q.finish(requant[oc], acc));
+    });
+}
+
+/// [`conv_2d_q_residual`] on pre-packed weights with the folded bias (as [`conv_2d_q_packed`]).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_2d_q_packed_residual<T: Quantized, W: Quantized>(
+    p: &Conv2dParams,
+    q: &ConvQuant,
+    requant: &[Requant],
+    add: &ResidualQ,
+    input: &[T],
+    filter: &[W],
+    bias: &[i32],
+    residual: &[T],
+    output: &mut [T],
+) {
+    conv_2d_q_packed_core(p, q, input, filter, bias, |o, oc, acc| {
+        output[o] = add.finish::<T>(q.finish(requant[oc], acc), residual[o]);
+    });
+}
+
+#[inline]
+fn conv_2d_q_packed_core<T: Quantized, W: Quantized>(
+    p: &Conv2dParams,
+    q: &ConvQuant,
+    input: &[T],
+    filter: &[W],
+    bias: &[i32],
+    mut emit: impl FnMut(usize, usize, i32),
 ) {
     let g = &p.geom;
     let fic = p.filter_in_c();
@@ -378,8 +575,7 @@ pub fn conv_2d_q_packed<T: Quantized, W: Quantized>(
                         }
                     }
                     acc = acc.wrapping_add(q.filter_offset.wrapping_mul(x_sum));
-                    let v = requant[oc].apply(acc).wrapping_add(q.output_offset);
-                    output[o] = T::from_i32_saturating(q.act.apply(v));
+                    emit(o, oc, acc);
                     o += 1;
                 }
             }
@@ -388,328 +584,4 @@ pub fn conv_2d_q_packed<T: Quantized, W: Quantized>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    extern crate std;
-
-    use super::*;
-    use std::vec;
-    use std::vec::Vec;
-
-    fn geom(
-        in_hw: [usize; 2],
-        in_c: usize,
-        out_hw: [usize; 2],
-        out_c: usize,
-        f: [usize; 2],
-    ) -> ConvGeometry {
-        ConvGeometry {
-            batches: 1,
-            in_h: in_hw[0],
-            in_w: in_hw[1],
-            in_c,
-            out_h: out_hw[0],
-            out_w: out_hw[1],
-            out_c,
-            filter_h: f[0],
-            filter_w: f[1],
-            stride: [1, 1],
-            dilation: [1, 1],
-            pad: [0, 0],
-        }
-    }
-
-    #[test]
-    fn float_3x3_same_padding() {
-        // 3x3 input of ones, 3x3 filter of ones, SAME: each output counts the taps inside.
-        let mut g = geom([3, 3], 1, [3, 3], 1, [3, 3]);
-        g.pad = [1, 1];
-        let p = Conv2dParams { geom: g, groups: 1 };
-        let input = [1.0f32; 9];
-        let filter = [1.0f32; 9];
-        let mut out = [0.0f32; 9];
-        conv_2d_f32(&p, ActF32::NONE, &input, &filter, Some(&[0.5]), &mut out);
-        assert_eq!(out, [4.5, 6.5, 4.5, 6.5, 9.5, 6.5, 4.5, 6.5, 4.5]);
-        // RELU6 clamps the centre.
-        conv_2d_f32(
-            &p,
-            ActF32 { min: 0.0, max: 6.0 },
-            &input,
-            &filter,
-            Some(&[0.5]),
-            &mut out,
-        );
-        assert_eq!(out, [4.5, 6.0, 4.5, 6.0, 6.0, 6.0, 4.5, 6.0, 4.5]);
-    }
-
-    #[test]
-    fn float_stride_dilation_and_channels() {
-        // 1x5 input with 2 channels, 1x2 filter dilated by 2, stride 2: taps x and x+2.
-        let mut g = geom([1, 5], 2, [1, 2], 1, [1, 2]);
-        g.stride = [1, 2];
-        g.dilation = [1, 2];
-        let p = Conv2dParams { geom: g, groups: 1 };
-        // channel 0 = position, channel 1 = 10·position
-        let input: [f32; 10] = [0.0, 0.0, 1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 4.0, 40.0];
-        // tap 0 weights (1, 0), tap 1 weights (0, 1)
-        let filter = [1.0f32, 0.0, 0.0, 1.0];
-        let mut out = [0.0f32; 2];
-        conv_2d_f32(&p, ActF32::NONE, &input, &filter, None, &mut out);
-        // out0 = x0[c0] + x2[c1] = 0 + 20; out1 = x2[c0] + x4[c1] = 2 + 40
-        assert_eq!(out, [20.0, 42.0]);
-    }
-
-    #[test]
-    fn float_groups() {
-        // 1x1 spatial, 4 input channels in 2 groups, 2 output channels.
-        let g = geom([1, 1], 4, [1, 1], 2, [1, 1]);
-        let p = Conv2dParams { geom: g, groups: 2 };
-        let input = [1.0f32, 2.0, 3.0, 4.0];
-        let filter = [1.0f32, 1.0, 1.0, -1.0];
-        let mut out = [0.0f32; 2];
-        conv_2d_f32(&p, ActF32::NONE, &input, &filter, None, &mut out);
-        assert_eq!(out, [3.0, -1.0]);
-    }
-
-    #[test]
-    fn int8_per_channel_requantizes_and_clamps() {
-        let g = geom([1, 2], 2, [1, 2], 2, [1, 1]);
-        let p = Conv2dParams { geom: g, groups: 1 };
-        // Z_in = -1 → input_offset = 1.
-        let q = ConvQuant {
-            input_offset: 1,
-            filter_offset: 0,
-            output_offset: 3,
-            act: ActQ {
-                min: -128,
-                max: 127,
-            },
-        };
-        // channel 0: M = 0.5; channel 1: M = 2.
-        let requant = [
-            Requant {
-                multiplier: 1 << 30,
-                shift: 0,
-            },
-            Requant {
-                multiplier: 1 << 30,
-                shift: 2,
-            },
-        ];
-        let input: [i8; 4] = [9, -1, 99, 19];
-        let filter: [i8; 4] = [1, 2, -1, 1];
-        let bias = [1i32, -2];
-        let mut out = [0i8; 4];
-        conv_2d_q(&p, &q, &requant, &input, &filter, Some(&bias), &mut out);
-        // pixel 0: x+1 = (10, 0): oc0 acc = 10 + 1 = 11 → 5.5 → 6 (+3 = 9); oc1 = -10 - 2 = -12 → -24 + 3
-        // pixel 1: x+1 = (100, 20): oc0 = 140 + 1 = 141 → 70.5 → 71 + 3 = 74; oc1 = -80 - 2 → -164 → clamp
-        assert_eq!(out, [9, -21, 74, -128]);
-    }
-
-    #[test]
-    fn uint8_uses_filter_offset() {
-        let g = geom([1, 1], 2, [1, 1], 1, [1, 1]);
-        let p = Conv2dParams { geom: g, groups: 1 };
-        let q = ConvQuant {
-            input_offset: -128,
-            filter_offset: -100,
-            output_offset: 128,
-            act: ActQ { min: 0, max: 255 },
-        };
-        let requant = [Requant {
-            multiplier: 1 << 30,
-            shift: 0,
-        }];
-        let input: [u8; 2] = [138, 118];
-        let filter: [u8; 2] = [110, 90];
-        let mut out = [0u8; 1];
-        conv_2d_q(&p, &q, &requant, &input, &filter, None, &mut out);
-        // (10)(10) + (-10)(-10) = 200 → 100 → 228
-        assert_eq!(out, [228]);
-    }
-
-    /// A small deterministic generator for the folding tests (xorshift64*).
-    pub(crate) struct Rng(pub(crate) u64);
-
-    impl Rng {
-        pub(crate) fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        /// A value in `lo..=hi`.
-        pub(crate) fn range(&mut self, lo: i32, hi: i32) -> i32 {
-            let span = (i64::from(hi) - i64::from(lo) + 1) as u64;
-            (i64::from(lo) + (self.next() % span) as i64) as i32
-        }
-    }
-
-    /// Random geometries with padding on every side, strides, dilations and partial channel
-    /// blocks: `(geometry, groups)`.
-    pub(crate) fn random_geometries(
-        rng: &mut Rng,
-        grouped: bool,
-    ) -> impl Iterator<Item = (ConvGeometry, usize)> + '_ {
-        (0..40).map(move |_| {
-            let groups = if grouped { rng.range(1, 2) as usize } else { 1 };
-            let in_c = groups * rng.range(1, 5) as usize;
-            let out_c = groups * rng.range(1, 19) as usize;
-            let f = [rng.range(1, 3) as usize, rng.range(1, 3) as usize];
-            let stride = [rng.range(1, 2) as usize, rng.range(1, 2) as usize];
-            let dilation = [rng.range(1, 2) as usize, rng.range(1, 2) as usize];
-            let in_hw = [rng.range(1, 6) as usize, rng.range(1, 6) as usize];
-            let mut out = [0; 2];
-            let mut pad = [0; 2];
-            for a in 0..2 {
-                let eff = (f[a] - 1) * dilation[a] + 1;
-                pad[a] = rng.range(0, eff as i32 - 1) as usize;
-                let after = rng.range(0, eff as i32 - 1) as usize;
-                out[a] = (in_hw[a] + pad[a] + after).saturating_sub(eff) / stride[a] + 1;
-            }
-            let g = ConvGeometry {
-                batches: rng.range(1, 2) as usize,
-                in_h: in_hw[0],
-                in_w: in_hw[1],
-                in_c,
-                out_h: out[0],
-                out_w: out[1],
-                out_c,
-                filter_h: f[0],
-                filter_w: f[1],
-                stride,
-                dilation,
-                pad,
-            };
-            (g, groups)
-        })
-    }
-
-    /// Random quantization: zero points across the type's range, extreme biases (the folded
-    /// arithmetic must wrap exactly as the accumulator does).
-    pub(crate) fn random_quant<T: Quantized>(rng: &mut Rng, uint8: bool) -> ConvQuant {
-        ConvQuant {
-            input_offset: -rng.range(T::MIN, T::MAX),
-            filter_offset: if uint8 { -rng.range(0, 255) } else { 0 },
-            output_offset: rng.range(T::MIN, T::MAX),
-            act: ActQ {
-                min: T::MIN,
-                max: T::MAX,
-            },
-        }
-    }
-
-    pub(crate) fn random_vec<T: Quantized>(rng: &mut Rng, n: usize) -> Vec<T> {
-        (0..n)
-            .map(|_| T::from_i32_saturating(rng.range(T::MIN, T::MAX)))
-            .collect()
-    }
-
-    pub(crate) fn random_bias(rng: &mut Rng, n: usize) -> Vec<i32> {
-        (0..n)
-            .map(|_| match rng.range(0, 5) {
-                0 => i32::MAX - rng.range(0, 1000),
-                1 => i32::MIN + rng.range(0, 1000),
-                _ => rng.range(-100_000, 100_000),
-            })
-            .collect()
-    }
-
-    pub(crate) fn random_requant(rng: &mut Rng, n: usize) -> Vec<Requant> {
-        (0..n)
-            .map(|_| Requant {
-                multiplier: rng.range(1 << 30, i32::MAX),
-                shift: rng.range(-12, 0),
-            })
-            .collect()
-    }
-
-    fn check_folded<T: Quantized>(seed: u64, uint8: bool) {
-        let mut rng = Rng(seed);
-        let cases: Vec<_> = random_geometries(&mut Rng(seed ^ 0x9e37), true).collect();
-        for (g, groups) in cases {
-            let p = Conv2dParams { geom: g, groups };
-            let q = random_quant::<T>(&mut rng, uint8);
-            let input = random_vec::<T>(&mut rng, g.input_len());
-            let filter = random_vec::<T>(&mut rng, p.filter_len());
-            let requant = random_requant(&mut rng, g.out_c);
-            let with_bias = rng.range(0, 1) == 1;
-            let bias = random_bias(&mut rng, g.out_c);
-            let bias = with_bias.then_some(&bias[..]);
-            let mut want = vec![T::default(); g.output_len()];
-            conv_2d_q(&p, &q, &requant, &input, &filter, bias, &mut want);
-            let k = p.filter_len() / g.out_c;
-            let mut packed = vec![T::default(); blocked_len(g.out_c, k)];
-            pack_rows_blocked(g.out_c, k, &filter, &mut packed);
-            let mut folded = vec![0i32; g.out_c];
-            let w = |c: usize, i: usize| filter[c * k + i].to_i32();
-            fold_bias(
-                g.out_c,
-                k,
-                q.input_offset,
-                q.filter_offset,
-                w,
-                bias,
-                &mut folded,
-            );
-            let mut got = vec![T::default(); g.output_len()];
-            conv_2d_q_packed(&p, &q, &requant, &input, &packed, &folded, &mut got);
-            assert_eq!(&got[..], &want[..], "{g:?} groups {groups} {q:?}");
-        }
-    }
-
-    #[test]
-    fn folded_bias_matches_the_reference_int8() {
-        check_folded::<i8>(0x1234_5678, false);
-    }
-
-    #[test]
-    fn folded_bias_matches_the_reference_uint8() {
-        check_folded::<u8>(0x8765_4321, true);
-    }
-
-    #[test]
-    fn packed_float_matches_the_reference() {
-        let mut rng = Rng(42);
-        let cases: Vec<_> = random_geometries(&mut Rng(7), true).collect();
-        for (g, groups) in cases {
-            let p = Conv2dParams { geom: g, groups };
-            let f = |rng: &mut Rng| rng.range(-1000, 1000) as f32 / 256.0;
-            let input = (0..g.input_len())
-                .map(|_| f(&mut rng))
-                .collect::<Vec<f32>>();
-            let filter = (0..p.filter_len())
-                .map(|_| f(&mut rng))
-                .collect::<Vec<f32>>();
-            let bias = (0..g.out_c).map(|_| f(&mut rng)).collect::<Vec<f32>>();
-            let mut want = vec![0.0f32; g.output_len()];
-            conv_2d_f32(&p, ActF32::NONE, &input, &filter, Some(&bias), &mut want);
-            let k = p.filter_len() / g.out_c;
-            let mut packed = vec![0.0f32; blocked_len(g.out_c, k)];
-            pack_rows_blocked(g.out_c, k, &filter, &mut packed);
-            let mut got = vec![0.0f32; g.output_len()];
-            conv_2d_f32_packed(&p, ActF32::NONE, &input, &packed, &bias, &mut got);
-            assert_eq!(&got[..], &want[..]);
-        }
-    }
-
-    #[test]
-    fn blocked_layout() {
-        // 18 channels, 2 taps: two blocks of 16, the second padded.
-        assert_eq!(blocked_len(18, 2), 64);
-        assert_eq!(blocked_index(0, 1, 2), 16);
-        assert_eq!(blocked_index(17, 1, 2), 32 + 16 + 1);
-        let src: [i8; 6] = [1, 2, 3, 4, 5, 6]; // [3][2]
-        let mut dst = [9i8; 32];
-        pack_rows_blocked(3, 2, &src, &mut dst);
-        assert_eq!(&dst[..3], &[1, 3, 5]);
-        assert_eq!(&dst[16..19], &[2, 4, 6]);
-        assert!(dst[3..16].iter().all(|&v| v == 0));
-        let mut dst2 = [9i8; 48];
-        pack_cols_blocked(2, 3, &src, &mut dst2); // src as [3 taps][2 channels]
-        assert_eq!(
-            (dst2[0], dst2[1], dst2[16], dst2[17], dst2[32], dst2[33]),
-            (1, 2, 3, 4, 5, 6)
-        );
-    }
-}
+pub(crate) mod tests;

@@ -228,7 +228,8 @@ mod tests {
     use super::*;
     use crate::kernels::common::ActQ;
     use crate::kernels::conv_2d::tests::{
-        random_bias, random_geometries, random_quant, random_requant, random_vec, Rng,
+        materialize_padding, random_bias, random_explicit, random_geometries, random_quant,
+        random_requant, random_vec, Rng,
     };
     use crate::kernels::conv_2d::{blocked_len, fold_bias, pack_cols_blocked};
     use std::vec;
@@ -373,6 +374,50 @@ mod tests {
             let mut got = vec![0.0f32; g.output_len()];
             depthwise_conv_2d_f32_packed(&p, ActF32::NONE, &xf, &packed, &bf, &mut got);
             assert_eq!(got, want);
+        }
+    }
+
+    /// Explicit padding (any amount) gives what a VALID convolution over a padded copy (zeros,
+    /// or the input's zero point) gives, bit for bit.
+    #[test]
+    fn explicit_padding_is_a_padded_copy() {
+        let mut rng = Rng(0x5eed);
+        for (mut g, after) in random_explicit(&mut Rng(0xd00d)) {
+            let m = rng.range(1, 2) as usize;
+            g.out_c = g.in_c * m;
+            let p = DepthwiseConv2dParams {
+                geom: g,
+                depth_multiplier: m,
+            };
+            let k = g.filter_h * g.filter_w;
+            let q = random_quant::<i8>(&mut rng, false);
+            let input = random_vec::<i8>(&mut rng, g.input_len());
+            let filter = random_vec::<i8>(&mut rng, p.filter_len());
+            let bias = random_bias(&mut rng, g.out_c);
+            let requant = random_requant(&mut rng, g.out_c);
+            let z = i8::from_i32_saturating(-q.input_offset);
+            let (vg, padded) = materialize_padding(&g, after, &input, z);
+            let vp = DepthwiseConv2dParams { geom: vg, ..p };
+            let mut want = vec![0i8; g.output_len()];
+            depthwise_conv_2d_q(&vp, &q, &requant, &padded, &filter, Some(&bias), &mut want);
+            let mut got = vec![0i8; g.output_len()];
+            depthwise_conv_2d_q(&p, &q, &requant, &input, &filter, Some(&bias), &mut got);
+            assert_eq!(got, want, "{g:?}");
+            let mut packed = vec![0i8; blocked_len(g.out_c, k)];
+            pack_cols_blocked(g.out_c, k, &filter, &mut packed);
+            let mut folded = vec![0i32; g.out_c];
+            let w = |c: usize, i: usize| filter[i * g.out_c + c].to_i32();
+            fold_bias(g.out_c, k, q.input_offset, 0, w, Some(&bias), &mut folded);
+            depthwise_conv_2d_q_packed(&p, &q, &requant, &input, &packed, &folded, &mut got);
+            assert_eq!(got, want, "{g:?}");
+            let xf: Vec<f32> = input.iter().map(|v| v.to_i32() as f32 / 16.0).collect();
+            let wf: Vec<f32> = filter.iter().map(|v| v.to_i32() as f32 / 32.0).collect();
+            let (_, padded) = materialize_padding(&g, after, &xf, 0.0);
+            let mut want = vec![0.0f32; g.output_len()];
+            depthwise_conv_2d_f32(&vp, ActF32::NONE, &padded, &wf, None, &mut want);
+            let mut got = vec![0.0f32; g.output_len()];
+            depthwise_conv_2d_f32(&p, ActF32::NONE, &xf, &wf, None, &mut got);
+            assert_eq!(got, want, "{g:?}");
         }
     }
 

@@ -2,8 +2,9 @@
 
 use mvcc_runtime::kernels::common::{ActF32, Quantized, Requant};
 use mvcc_runtime::kernels::conv_2d::{
-    blocked_len, conv_2d_f32, conv_2d_f32_packed, conv_2d_q, conv_2d_q_packed, Conv2dParams,
-    ConvGeometry, ConvQuant,
+    blocked_len, conv_2d_f32, conv_2d_f32_packed, conv_2d_f32_packed_residual,
+    conv_2d_f32_residual, conv_2d_q, conv_2d_q_packed, conv_2d_q_packed_residual,
+    conv_2d_q_residual, Conv2dParams, ConvGeometry, ConvQuant, ResidualQ,
 };
 use mvcc_runtime::kernels::depthwise_conv_2d::{
     depthwise_conv_2d_f32, depthwise_conv_2d_f32_packed, depthwise_conv_2d_q,
@@ -22,7 +23,8 @@ use crate::ir::DType;
 /// quantized (`dtype` `I8` or `U8` selects the element type of input, filter and output).
 ///
 /// Operands are the op's: `[input, filter, bias]` for the forward convolutions (with
-/// [`Weights::Packed`] the filter and bias come from the lowering, see there), `[output_shape,
+/// [`Weights::Packed`] the filter and bias come from the lowering, see there), then for a
+/// CONV_2D with a fused residual ADD the residual (of the output's size); `[output_shape,
 /// filter, input, bias]` for TRANSPOSE_CONV, whose filter stays in TFLite's
 /// `[Co, Kh, Kw, Ci]` layout.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,10 +33,12 @@ pub enum Kernel {
     Conv2dF32 {
         /// Geometry and groups.
         params: Conv2dParams,
-        /// Fused activation clamp.
+        /// Fused activation clamp (of the convolution's own result when there is a residual).
         act: ActF32,
         /// Weight form.
         weights: Weights,
+        /// With a fused residual ADD (operand 3): the ADD's clamp of the sum.
+        residual: Option<ActF32>,
     },
     /// Quantized CONV_2D (int8 per-channel or uint8 per-tensor).
     Conv2dQ {
@@ -42,12 +46,15 @@ pub enum Kernel {
         dtype: DType,
         /// Geometry and groups.
         params: Conv2dParams,
-        /// Zero-point offsets and clamp.
+        /// Zero-point offsets and clamp (of the convolution's own result when there is a
+        /// residual).
         q: ConvQuant,
         /// One multiplier per output channel.
         requant: Vec<Requant>,
         /// Weight form.
         weights: Weights,
+        /// With a fused residual ADD (operand 3): the ADD's arithmetic.
+        residual: Option<ResidualQ>,
     },
     /// Float DEPTHWISE_CONV_2D.
     DepthwiseConv2dF32 {
@@ -138,12 +145,20 @@ fn packed_bias<'a, B>(io: &StepIo<'_>, b: Option<&'a [B]>) -> Result<&'a [B]> {
     b.ok_or_else(|| io.err("the packed bias is missing"))
 }
 
+/// The residual operand (slot 3) of a CONV_2D with a fused ADD, checked to hold `n` elements.
+fn residual_operand<'a, T: bytemuck::Pod>(io: &StepIo<'a>, n: usize) -> Result<&'a [T]> {
+    let r = io.input::<T>(3)?;
+    expect_len(io, "the residual", r.len(), n)?;
+    Ok(r)
+}
+
 fn exec_conv_2d_q<T: Quantized + bytemuck::Pod>(
     io: &mut StepIo<'_>,
     p: &Conv2dParams,
     q: &ConvQuant,
     requant: &[Requant],
     weights: Weights,
+    residual: Option<&ResidualQ>,
 ) -> Result<()> {
     let g = &p.geom;
     let k = g.filter_h * g.filter_w * p.filter_in_c();
@@ -152,13 +167,50 @@ fn exec_conv_2d_q<T: Quantized + bytemuck::Pod>(
         Weights::Packed => Some(packed_bias(io, b)?),
         Weights::Model => None,
     };
+    let add = match residual {
+        Some(r) => Some((r, residual_operand::<T>(io, g.output_len())?)),
+        None => None,
+    };
     if io.output::<T>(0)?.len() != g.output_len() || requant.len() != g.out_c {
         return Err(io.err("the output size does not match the kernel"));
     }
     let out = io.output::<T>(0)?;
-    match packed {
-        Some(b) => conv_2d_q_packed(p, q, requant, x, w, b, out),
-        None => conv_2d_q(p, q, requant, x, w, b, out),
+    match (packed, add) {
+        (Some(b), None) => conv_2d_q_packed(p, q, requant, x, w, b, out),
+        (None, None) => conv_2d_q(p, q, requant, x, w, b, out),
+        (Some(b), Some((r, y))) => conv_2d_q_packed_residual(p, q, requant, r, x, w, b, y, out),
+        (None, Some((r, y))) => conv_2d_q_residual(p, q, requant, r, x, w, b, y, out),
+    }
+    Ok(())
+}
+
+fn exec_conv_2d_f32(
+    io: &mut StepIo<'_>,
+    params: &Conv2dParams,
+    act: ActF32,
+    weights: Weights,
+    residual: Option<ActF32>,
+) -> Result<()> {
+    let g = &params.geom;
+    let k = g.filter_h * g.filter_w * params.filter_in_c();
+    let (x, w, b) = conv_operands::<f32, f32, f32>(io, weights, (g.input_len(), g.out_c, k))?;
+    let packed = match weights {
+        Weights::Packed => Some(packed_bias(io, b)?),
+        Weights::Model => None,
+    };
+    let add = match residual {
+        Some(r) => Some((r, residual_operand::<f32>(io, g.output_len())?)),
+        None => None,
+    };
+    let out = io.output::<f32>(0)?;
+    if out.len() != g.output_len() {
+        return Err(io.err("the output size does not match the kernel"));
+    }
+    match (packed, add) {
+        (Some(b), None) => conv_2d_f32_packed(params, act, x, w, b, out),
+        (None, None) => conv_2d_f32(params, act, x, w, b, out),
+        (Some(b), Some((r, y))) => conv_2d_f32_packed_residual(params, act, r, x, w, b, y, out),
+        (None, Some((r, y))) => conv_2d_f32_residual(params, act, r, x, w, b, y, out),
     }
     Ok(())
 }
@@ -236,11 +288,20 @@ impl Kernel {
     /// A short name for listings (`conv_2d_i8`; `_unpacked` for weights in the model's form).
     pub fn name(&self) -> &'static str {
         match self {
-            Kernel::Conv2dF32 { weights, .. } => match weights {
-                Weights::Packed => "conv_2d_f32",
-                Weights::Model => "conv_2d_f32_unpacked",
+            Kernel::Conv2dF32 {
+                weights, residual, ..
+            } => match (weights, residual.is_some()) {
+                (Weights::Packed, false) => "conv_2d_f32",
+                (Weights::Model, false) => "conv_2d_f32_unpacked",
+                (Weights::Packed, true) => "conv_2d_add_f32",
+                (Weights::Model, true) => "conv_2d_add_f32_unpacked",
             },
-            Kernel::Conv2dQ { dtype, weights, .. } => qname(
+            Kernel::Conv2dQ {
+                dtype,
+                weights,
+                residual: None,
+                ..
+            } => qname(
                 *dtype,
                 *weights,
                 [
@@ -248,6 +309,21 @@ impl Kernel {
                     "conv_2d_i8_unpacked",
                     "conv_2d_u8",
                     "conv_2d_u8_unpacked",
+                ],
+            ),
+            Kernel::Conv2dQ {
+                dtype,
+                weights,
+                residual: Some(_),
+                ..
+            } => qname(
+                *dtype,
+                *weights,
+                [
+                    "conv_2d_add_i8",
+                    "conv_2d_add_i8_unpacked",
+                    "conv_2d_add_u8",
+                    "conv_2d_add_u8_unpacked",
                 ],
             ),
             Kernel::DepthwiseConv2dF32 { weights, .. } => match weights {
@@ -283,34 +359,20 @@ impl Kernel {
                 params,
                 act,
                 weights,
-            } => {
-                let g = &params.geom;
-                let k = g.filter_h * g.filter_w * params.filter_in_c();
-                let (x, w, b) =
-                    conv_operands::<f32, f32, f32>(io, *weights, (g.input_len(), g.out_c, k))?;
-                let packed = match weights {
-                    Weights::Packed => Some(packed_bias(io, b)?),
-                    Weights::Model => None,
-                };
-                let out = io.output::<f32>(0)?;
-                if out.len() != g.output_len() {
-                    return Err(io.err("the output size does not match the kernel"));
-                }
-                match packed {
-                    Some(b) => conv_2d_f32_packed(params, *act, x, w, b, out),
-                    None => conv_2d_f32(params, *act, x, w, b, out),
-                }
-                Ok(())
-            }
+                residual,
+            } => exec_conv_2d_f32(io, params, *act, *weights, *residual),
             Kernel::Conv2dQ {
                 dtype,
                 params,
                 q,
                 requant,
                 weights,
+                residual,
             } => match dtype {
-                DType::U8 => exec_conv_2d_q::<u8>(io, params, q, requant, *weights),
-                _ => exec_conv_2d_q::<i8>(io, params, q, requant, *weights),
+                DType::U8 => {
+                    exec_conv_2d_q::<u8>(io, params, q, requant, *weights, residual.as_ref())
+                }
+                _ => exec_conv_2d_q::<i8>(io, params, q, requant, *weights, residual.as_ref()),
             },
             Kernel::DepthwiseConv2dF32 {
                 params,

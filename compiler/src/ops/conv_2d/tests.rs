@@ -52,6 +52,7 @@ fn conv_attrs(padding: Padding, stride: usize) -> Conv2dAttrs {
         stride: [stride, stride],
         dilation: [1, 1],
         act: Activation::Relu6,
+        residual: None,
     }
 }
 
@@ -63,6 +64,58 @@ fn out_size_matches_tflite() {
     assert_eq!(out_size(Padding::Valid, 8, 3, 1, 2), Some(4));
     assert_eq!(out_size(Padding::Valid, 2, 3, 1, 1), None);
     assert_eq!(out_size(Padding::Valid, 3, 3, 1, 1), Some(1));
+}
+
+#[test]
+fn explicit_windows_reproduce_same_and_valid() {
+    // SAME, 224, 3x3, stride 2: out 112, nothing before, one after.
+    assert_eq!(
+        axis_window(Padding::Same, 0, 224, 3, 2, 1),
+        Some((112, [0, 1]))
+    );
+    let explicit = |b: usize, a: usize| Padding::Explicit {
+        top: b,
+        bottom: a,
+        left: 0,
+        right: 0,
+    };
+    assert_eq!(
+        axis_window(explicit(0, 1), 0, 224, 3, 2, 1),
+        Some((112, [0, 1]))
+    );
+    assert_eq!(
+        axis_window(explicit(5, 0), 0, 1, 3, 1, 1),
+        Some((4, [5, 0]))
+    );
+    assert_eq!(axis_window(explicit(0, 1), 0, 1, 3, 1, 1), None);
+    assert_eq!(out_size(explicit(1, 1), 3, 3, 1, 1), None);
+    for image in 1..12 {
+        for filter in 1..5 {
+            for stride in 1..4 {
+                for dilation in 1..3 {
+                    for p in [Padding::Same, Padding::Valid] {
+                        let Some((out, [b, a])) =
+                            axis_window(p, 1, image, filter, stride, dilation)
+                        else {
+                            continue;
+                        };
+                        let e = Padding::Explicit {
+                            top: 0,
+                            bottom: 0,
+                            left: b,
+                            right: a,
+                        };
+                        assert_eq!(
+                            axis_window(e, 1, image, filter, stride, dilation),
+                            Some((out, [b, a])),
+                            "{p:?} {image} {filter} {stride} {dilation}"
+                        );
+                        assert_eq!(b, pad_before(stride, dilation, image, filter, out));
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -112,7 +165,7 @@ fn uint8_multiplier_uses_the_float_product() {
             ),
         ],
     );
-    let (p, num) = with_cx(&g, |cx| conv_2d_params(cx, &conv_attrs(Padding::Same, 2))).unwrap();
+    let (p, num, _) = with_cx(&g, |cx| conv_2d_params(cx, &conv_attrs(Padding::Same, 2))).unwrap();
     assert_eq!((p.geom.out_h, p.geom.out_w, p.geom.pad), (4, 4, [1, 1]));
     let ConvNumerics::Quant { dtype, q, requant } = num else {
         panic!("not quantized")
@@ -167,7 +220,7 @@ fn int8_per_channel_and_broadcast_filters() {
         axis: 0,
     };
     let g = build(pc);
-    let (_, num) = with_cx(&g, |cx| conv_2d_params(cx, &attrs)).unwrap();
+    let (_, num, _) = with_cx(&g, |cx| conv_2d_params(cx, &attrs)).unwrap();
     let ConvNumerics::Quant { requant, q, .. } = num else {
         panic!("not quantized")
     };
@@ -178,7 +231,7 @@ fn int8_per_channel_and_broadcast_filters() {
     );
     assert_eq!((q.input_offset, q.filter_offset), (3, 0));
     let g = build(Quant::per_tensor(0.25, 0));
-    let (_, num) = with_cx(&g, |cx| conv_2d_params(cx, &attrs)).unwrap();
+    let (_, num, _) = with_cx(&g, |cx| conv_2d_params(cx, &attrs)).unwrap();
     let ConvNumerics::Quant { requant, .. } = num else {
         panic!("not quantized")
     };
@@ -372,6 +425,7 @@ fn packed_conv_2d_matches_the_model_form() {
         stride: [2, 2],
         dilation: [1, 1],
         act: Activation::None,
+        residual: None,
     };
     for (seed, dtype) in [(1, DType::I8), (2, DType::U8), (3, DType::F32)] {
         for bias in [true, false] {
@@ -430,6 +484,7 @@ fn folded_bias_is_emitted_for_a_model_without_bias() {
         stride: [1, 1],
         dilation: [1, 1],
         act: Activation::None,
+        residual: None,
     };
     // 1×1 conv, Z_in = 3: bias' = −3 · Σ w.
     let w: Vec<u8> = [1i8, 2, -4, 5].iter().map(|&v| v as u8).collect();
