@@ -29,7 +29,12 @@ impl Location {
 
     /// An operator of subgraph 0.
     pub fn operator(index: Option<u32>, op: impl Into<String>) -> Location {
-        Location { subgraph: Some(0), operator: index, op: Some(op.into()), ..Location::default() }
+        Location {
+            subgraph: Some(0),
+            operator: index,
+            op: Some(op.into()),
+            ..Location::default()
+        }
     }
 
     /// A tensor of subgraph 0.
@@ -95,7 +100,13 @@ impl fmt::Display for UnsupportedOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let idx: Vec<String> = self.operators.iter().map(|i| i.to_string()).collect();
         let plural = if self.operators.len() == 1 { "" } else { "s" };
-        write!(f, "{} v{} (operator{plural} {})", self.name, self.version, idx.join(", "))?;
+        write!(
+            f,
+            "{} v{} (operator{plural} {})",
+            self.name,
+            self.version,
+            idx.join(", ")
+        )?;
         if let Some(r) = &self.reason {
             write!(f, ": {r}")?;
         }
@@ -137,7 +148,10 @@ impl Error {
 
     /// An [`Problem::Invalid`] error.
     pub fn invalid(location: Location, message: impl Into<String>) -> Error {
-        Error::one(Problem::Invalid { location, message: message.into() })
+        Error::one(Problem::Invalid {
+            location,
+            message: message.into(),
+        })
     }
 }
 
@@ -171,7 +185,10 @@ pub struct Problems(pub Vec<Problem>);
 impl Problems {
     /// Records an invalid-model problem.
     pub fn invalid(&mut self, location: Location, message: impl Into<String>) {
-        self.0.push(Problem::Invalid { location, message: message.into() });
+        self.0.push(Problem::Invalid {
+            location,
+            message: message.into(),
+        });
     }
 
     /// Records every problem of `e`.

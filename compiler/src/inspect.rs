@@ -28,17 +28,21 @@ pub fn op_macs(g: &Graph, id: OpId) -> u64 {
             }
             _ => 0,
         },
-        Op::FullyConnected(_) => {
-            input(1).and_then(|w| w.shape.last()).map(|&k| out_elems * k as u64).unwrap_or(0)
-        }
+        Op::FullyConnected(_) => input(1)
+            .and_then(|w| w.shape.last())
+            .map(|&k| out_elems * k as u64)
+            .unwrap_or(0),
         _ => 0,
     }
 }
 
 /// Totals over a graph: (parameters, weight bytes, MACs).
 pub fn totals(g: &Graph) -> (u64, u64, u64) {
-    let used: std::collections::BTreeSet<usize> =
-        g.op_ids().iter().flat_map(|&o| g.op(o).inputs.iter().flatten().map(|t| t.index())).collect();
+    let used: std::collections::BTreeSet<usize> = g
+        .op_ids()
+        .iter()
+        .flat_map(|&o| g.op(o).inputs.iter().flatten().map(|t| t.index()))
+        .collect();
     let mut params = 0u64;
     let mut bytes = 0u64;
     for i in used {

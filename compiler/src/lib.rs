@@ -20,8 +20,8 @@
 pub mod error;
 pub mod inspect;
 pub mod interp;
-pub mod lower;
 pub mod ir;
+pub mod lower;
 pub mod npy;
 pub mod ops;
 pub mod passes;
@@ -44,6 +44,14 @@ pub fn load_model(bytes: &[u8]) -> Result<ir::Graph> {
 ///
 /// # Errors
 /// As [`load_model`]; also a shape that changes a static dimension.
-pub fn load_model_with_shapes(bytes: &[u8], input_shapes: &[Option<ir::Shape>]) -> Result<ir::Graph> {
-    tflite::import_with(bytes, &tflite::ImportOptions { input_shapes: input_shapes.to_vec() })
+pub fn load_model_with_shapes(
+    bytes: &[u8],
+    input_shapes: &[Option<ir::Shape>],
+) -> Result<ir::Graph> {
+    tflite::import_with(
+        bytes,
+        &tflite::ImportOptions {
+            input_shapes: input_shapes.to_vec(),
+        },
+    )
 }

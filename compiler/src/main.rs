@@ -81,15 +81,34 @@ enum Backend {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect { model, passes, dot, .. } if passes || dot => {
-            inspect_passes(&model, passes, dot)
-        }
-        Command::Inspect { model, json, ir, plan, plan_svg, .. } => {
-            inspect(&model, json, ir, plan, plan_svg.as_deref())
-        }
-        Command::Run { model, inputs, outputs, dump, backend, mean, std } => {
-            run(&model, &inputs, &outputs, dump.as_deref(), backend, mean, std)
-        }
+        Command::Inspect {
+            model, passes, dot, ..
+        } if passes || dot => inspect_passes(&model, passes, dot),
+        Command::Inspect {
+            model,
+            json,
+            ir,
+            plan,
+            plan_svg,
+            ..
+        } => inspect(&model, json, ir, plan, plan_svg.as_deref()),
+        Command::Run {
+            model,
+            inputs,
+            outputs,
+            dump,
+            backend,
+            mean,
+            std,
+        } => run(
+            &model,
+            &inputs,
+            &outputs,
+            dump.as_deref(),
+            backend,
+            mean,
+            std,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,7 +127,12 @@ fn load_with_shapes(path: &Path, shapes: &[Option<Vec<usize>>]) -> Result<Graph>
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     mvcc::load_model_with_shapes(&bytes, shapes).map_err(|e| {
         let lines: Vec<String> = e.problems.iter().map(|p| format!("  {p}")).collect();
-        anyhow!("{}: {} problem(s):\n{}", path.display(), lines.len(), lines.join("\n"))
+        anyhow!(
+            "{}: {} problem(s):\n{}",
+            path.display(),
+            lines.len(),
+            lines.join("\n")
+        )
     })
 }
 
@@ -223,7 +247,10 @@ fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path
         }
     }
     println!();
-    println!("{:>5}  {:<24} {:>12}  inputs -> outputs", "index", "op", "MACs");
+    println!(
+        "{:>5}  {:<24} {:>12}  inputs -> outputs",
+        "index", "op", "MACs"
+    );
     for &o in &order {
         let n = g.op(o);
         let ins: Vec<String> = n
@@ -238,7 +265,9 @@ fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path
         let outs: Vec<String> = n.outputs.iter().map(|&t| ty(g.tensor(t))).collect();
         println!(
             "{:>5}  {:<24} {:>12}  {} -> {}",
-            n.tflite_index.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            n.tflite_index
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into()),
             n.op.kind().tflite_name(),
             mvcc::inspect::op_macs(&g, o),
             ins.join(", "),
@@ -246,19 +275,29 @@ fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path
         );
     }
     println!();
-    println!("ops: {}  parameters: {params}  weight bytes: {weight_bytes}  MACs: {macs}", order.len());
+    println!(
+        "ops: {}  parameters: {params}  weight bytes: {weight_bytes}  MACs: {macs}",
+        order.len()
+    );
     Ok(())
 }
 
 /// Quantizes float values with a tensor's per-tensor parameters (round half away from zero,
 /// saturating), as TFLite's QUANTIZE does.
 fn quantize_floats(t: &Tensor, vals: &[f32]) -> Result<Vec<u8>> {
-    let (scale, zp) = t
-        .per_tensor_quant()
-        .ok_or_else(|| anyhow!("input \"{}\" of type {} has no per-tensor quantization", t.name, t.dtype))?;
+    let (scale, zp) = t.per_tensor_quant().ok_or_else(|| {
+        anyhow!(
+            "input \"{}\" of type {} has no per-tensor quantization",
+            t.name,
+            t.dtype
+        )
+    })?;
     let q = |v: f32| (f64::from(v) / f64::from(scale)).round() + zp as f64;
     Ok(match t.dtype {
-        DType::I8 => vals.iter().map(|&v| q(v).clamp(-128.0, 127.0) as i8 as u8).collect(),
+        DType::I8 => vals
+            .iter()
+            .map(|&v| q(v).clamp(-128.0, 127.0) as i8 as u8)
+            .collect(),
         DType::U8 => vals.iter().map(|&v| q(v).clamp(0.0, 255.0) as u8).collect(),
         DType::I16 => vals
             .iter()
@@ -269,7 +308,11 @@ fn quantize_floats(t: &Tensor, vals: &[f32]) -> Result<Vec<u8>> {
 }
 
 fn load_input(path: &Path, t: &Tensor, index: usize, mean: f32, std: f32) -> Result<Buf> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if matches!(ext.as_str(), "png" | "jpg" | "jpeg") {
         return load_image(path, t, index, mean, std);
     }
@@ -290,8 +333,11 @@ fn load_input(path: &Path, t: &Tensor, index: usize, mean: f32, std: f32) -> Res
         return Ok(Buf::from_bytes(&a.data));
     }
     if a.dtype == DType::F32 && t.dtype.is_quantized_int() {
-        let vals: Vec<f32> =
-            a.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let vals: Vec<f32> = a
+            .data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         return Ok(Buf::from_bytes(&quantize_floats(t, &vals)?));
     }
     bail!(
@@ -306,17 +352,33 @@ fn load_input(path: &Path, t: &Tensor, index: usize, mean: f32, std: f32) -> Res
 
 fn load_image(path: &Path, t: &Tensor, index: usize, mean: f32, std: f32) -> Result<Buf> {
     let [1, h, w, c] = t.shape[..] else {
-        bail!("input {index} (\"{}\") has shape {:?}, not an image [1, H, W, C]", t.name, t.shape);
+        bail!(
+            "input {index} (\"{}\") has shape {:?}, not an image [1, H, W, C]",
+            t.name,
+            t.shape
+        );
     };
     if c != 3 && c != 1 {
-        bail!("input {index} (\"{}\") has {c} channels; images need 1 or 3", t.name);
+        bail!(
+            "input {index} (\"{}\") has {c} channels; images need 1 or 3",
+            t.name
+        );
     }
-    let img = image::open(path).with_context(|| format!("cannot decode image {}", path.display()))?;
+    let img =
+        image::open(path).with_context(|| format!("cannot decode image {}", path.display()))?;
     let img = img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);
     let pixels: Vec<f32> = if c == 3 {
-        img.to_rgb8().into_raw().into_iter().map(f32::from).collect()
+        img.to_rgb8()
+            .into_raw()
+            .into_iter()
+            .map(f32::from)
+            .collect()
     } else {
-        img.to_luma8().into_raw().into_iter().map(f32::from).collect()
+        img.to_luma8()
+            .into_raw()
+            .into_iter()
+            .map(f32::from)
+            .collect()
     };
     let vals: Vec<f32> = pixels.iter().map(|p| (p - mean) / std).collect();
     match t.dtype {
@@ -351,10 +413,18 @@ fn run(
         Err(_) => load(path)?,
     };
     if inputs.len() != g.inputs.len() {
-        bail!("the model has {} input(s); {} --input given", g.inputs.len(), inputs.len());
+        bail!(
+            "the model has {} input(s); {} --input given",
+            g.inputs.len(),
+            inputs.len()
+        );
     }
     if !outputs.is_empty() && outputs.len() != g.outputs.len() {
-        bail!("the model has {} output(s); {} --output given", g.outputs.len(), outputs.len());
+        bail!(
+            "the model has {} output(s); {} --output given",
+            g.outputs.len(),
+            outputs.len()
+        );
     }
     let mut bufs = Vec::new();
     for (i, (p, &t)) in inputs.iter().zip(&g.inputs).enumerate() {
@@ -364,12 +434,17 @@ fn run(
     let (program, plan) = mvcc::interp::compile(&g)?;
     let interp = Interpreter::new(&program, &plan);
     let (outs, values) = interp.run_values(&bufs, dump.is_some())?;
-    let npy_of = |dtype: DType, shape: &[usize], b: &[u8]| NpyArray { dtype, shape: shape.to_vec(), data: b.to_vec() };
+    let npy_of = |dtype: DType, shape: &[usize], b: &[u8]| NpyArray {
+        dtype,
+        shape: shape.to_vec(),
+        data: b.to_vec(),
+    };
     if let Some(dir) = dump {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let write = |idx: u32, a: NpyArray| -> Result<()> {
             let p = dir.join(format!("{idx}.npy"));
-            std::fs::write(&p, npy::write(&a)).with_context(|| format!("cannot write {}", p.display()))
+            std::fs::write(&p, npy::write(&a))
+                .with_context(|| format!("cannot write {}", p.display()))
         };
         for t in g.tensors.iter() {
             if let (Some(d), Some(idx)) = (&t.data, t.tflite_index) {
@@ -388,7 +463,12 @@ fn run(
             std::fs::write(p, npy::write(&npy_of(tt.dtype, &tt.shape, b.bytes())))
                 .with_context(|| format!("cannot write {}", p.display()))?;
         } else {
-            println!("output {i} \"{}\" {}: {}", tt.name, text::tensor_type(tt), summarize(tt, b));
+            println!(
+                "output {i} \"{}\" {}: {}",
+                tt.name,
+                text::tensor_type(tt),
+                summarize(tt, b)
+            );
         }
     }
     Ok(())
@@ -396,17 +476,41 @@ fn run(
 
 fn summarize(t: &Tensor, b: &Buf) -> String {
     let vals: Vec<f64> = match t.dtype {
-        DType::F32 => b.as_slice::<f32>().unwrap_or(&[]).iter().map(|&v| f64::from(v)).collect(),
+        DType::F32 => b
+            .as_slice::<f32>()
+            .unwrap_or(&[])
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect(),
         DType::I8 => b.bytes().iter().map(|&v| f64::from(v as i8)).collect(),
         DType::U8 => b.bytes().iter().map(|&v| f64::from(v)).collect(),
-        DType::I32 => b.as_slice::<i32>().unwrap_or(&[]).iter().map(|&v| f64::from(v)).collect(),
-        DType::I64 => b.as_slice::<i64>().unwrap_or(&[]).iter().map(|&v| v as f64).collect(),
+        DType::I32 => b
+            .as_slice::<i32>()
+            .unwrap_or(&[])
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect(),
+        DType::I64 => b
+            .as_slice::<i64>()
+            .unwrap_or(&[])
+            .iter()
+            .map(|&v| v as f64)
+            .collect(),
         _ => Vec::new(),
     };
     let n = vals.len();
     let head: Vec<String> = vals.iter().take(8).map(|v| format!("{v}")).collect();
     let mut best: Vec<(usize, f64)> = vals.iter().copied().enumerate().collect();
     best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let top: Vec<String> = best.iter().take(5).map(|(i, v)| format!("{i}:{v}")).collect();
-    format!("[{}{}] top-5 {}", head.join(", "), if n > 8 { ", …" } else { "" }, top.join(" "))
+    let top: Vec<String> = best
+        .iter()
+        .take(5)
+        .map(|(i, v)| format!("{i}:{v}"))
+        .collect();
+    format!(
+        "[{}{}] top-5 {}",
+        head.join(", "),
+        if n > 8 { ", …" } else { "" },
+        top.join(" ")
+    )
 }

@@ -45,10 +45,20 @@ pub fn write(a: &NpyArray) -> Vec<u8> {
     let shape = match a.shape.len() {
         0 => "()".to_string(),
         1 => format!("({},)", a.shape[0]),
-        _ => format!("({})", a.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            a.shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
-    let mut header =
-        format!("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr(a.dtype), shape);
+    let mut header = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+        descr(a.dtype),
+        shape
+    );
     // Magic (6) + version (2) + header length (2) + header + '\n', padded to a multiple of 64.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
@@ -82,12 +92,19 @@ pub fn read(bytes: &[u8]) -> Result<NpyArray, String> {
             if bytes.len() < 12 {
                 return Err("truncated .npy header".into());
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => return Err(format!("unsupported .npy version {v}")),
     };
-    let end = start.checked_add(hlen).filter(|&e| e <= bytes.len()).ok_or("truncated .npy header")?;
-    let header = std::str::from_utf8(&bytes[start..end]).map_err(|_| "the .npy header is not text")?;
+    let end = start
+        .checked_add(hlen)
+        .filter(|&e| e <= bytes.len())
+        .ok_or("truncated .npy header")?;
+    let header =
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| "the .npy header is not text")?;
     let d = dict_value(header, "descr").ok_or("the .npy header has no descr")?;
     let d = d.trim_start_matches('\'');
     let d = &d[..d.find('\'').ok_or("bad descr")?];
@@ -101,15 +118,28 @@ pub fn read(bytes: &[u8]) -> Result<NpyArray, String> {
     let s = &s[..s.find(')').ok_or("bad shape")?];
     let mut shape = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        shape.push(part.parse::<usize>().map_err(|_| format!("bad dimension {part}"))?);
+        shape.push(
+            part.parse::<usize>()
+                .map_err(|_| format!("bad dimension {part}"))?,
+        );
     }
-    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("shape overflows")?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("shape overflows")?;
     let want = count.checked_mul(dtype.size()).ok_or("shape overflows")?;
     let data = &bytes[end..];
     if data.len() != want {
-        return Err(format!("the .npy data has {} bytes, its shape needs {want}", data.len()));
+        return Err(format!(
+            "the .npy data has {} bytes, its shape needs {want}",
+            data.len()
+        ));
     }
-    Ok(NpyArray { dtype, shape, data: data.to_vec() })
+    Ok(NpyArray {
+        dtype,
+        shape,
+        data: data.to_vec(),
+    })
 }
 
 #[cfg(test)]
@@ -118,11 +148,19 @@ mod tests {
 
     #[test]
     fn roundtrip() {
-        let a = NpyArray { dtype: DType::I8, shape: vec![2, 3], data: vec![1, 2, 3, 4, 5, 255] };
+        let a = NpyArray {
+            dtype: DType::I8,
+            shape: vec![2, 3],
+            data: vec![1, 2, 3, 4, 5, 255],
+        };
         let bytes = write(&a);
         assert_eq!((bytes.len() - a.data.len()) % 64, 0);
         assert_eq!(read(&bytes).unwrap(), a);
-        let s = NpyArray { dtype: DType::F32, shape: vec![], data: 1.5f32.to_le_bytes().to_vec() };
+        let s = NpyArray {
+            dtype: DType::F32,
+            shape: vec![],
+            data: 1.5f32.to_le_bytes().to_vec(),
+        };
         assert_eq!(read(&write(&s)).unwrap(), s);
     }
 }

@@ -33,7 +33,10 @@ pub fn frexp(x: f64) -> (f64, i32) {
 /// TFLite's `QuantizeMultiplier(double)`: mantissa in Q31 and exponent.
 pub fn quantize_multiplier(m: f64) -> Requant {
     if m == 0.0 || !m.is_finite() {
-        return Requant { multiplier: 0, shift: 0 };
+        return Requant {
+            multiplier: 0,
+            shift: 0,
+        };
     }
     let (q, mut shift) = frexp(m);
     let mut q_fixed = round_half_away(q * (1i64 << 31) as f64) as i64;
@@ -51,7 +54,10 @@ pub fn quantize_multiplier(m: f64) -> Requant {
         shift = 30;
         q_fixed = (1i64 << 31) - 1;
     }
-    Requant { multiplier: q_fixed as i32, shift }
+    Requant {
+        multiplier: q_fixed as i32,
+        shift,
+    }
 }
 
 /// TFLite's `QuantizeMultiplierSmallerThanOneExp`: like [`quantize_multiplier`], for `0 < m < 1`;
@@ -81,8 +87,14 @@ pub fn qrange(dtype: DType) -> (i32, i32) {
 pub fn act_f32(act: Activation) -> ActF32 {
     match act {
         Activation::None | Activation::Tanh => ActF32::NONE,
-        Activation::Relu => ActF32 { min: 0.0, max: f32::MAX },
-        Activation::ReluN1To1 => ActF32 { min: -1.0, max: 1.0 },
+        Activation::Relu => ActF32 {
+            min: 0.0,
+            max: f32::MAX,
+        },
+        Activation::ReluN1To1 => ActF32 {
+            min: -1.0,
+            max: 1.0,
+        },
         Activation::Relu6 => ActF32 { min: 0.0, max: 6.0 },
     }
 }
@@ -116,11 +128,29 @@ mod tests {
 
     #[test]
     fn quantize_multiplier_examples() {
-        assert_eq!(quantize_multiplier(0.5), Requant { multiplier: 1 << 30, shift: 0 });
-        assert_eq!(quantize_multiplier(1.0), Requant { multiplier: 1 << 30, shift: 1 });
+        assert_eq!(
+            quantize_multiplier(0.5),
+            Requant {
+                multiplier: 1 << 30,
+                shift: 0
+            }
+        );
+        assert_eq!(
+            quantize_multiplier(1.0),
+            Requant {
+                multiplier: 1 << 30,
+                shift: 1
+            }
+        );
         // Rounding up to 2^31 renormalizes.
         let r = quantize_multiplier(0.999_999_999_9);
-        assert_eq!(r, Requant { multiplier: 1 << 30, shift: 1 });
+        assert_eq!(
+            r,
+            Requant {
+                multiplier: 1 << 30,
+                shift: 1
+            }
+        );
         assert_eq!(quantize_multiplier(1e-12).multiplier, 0);
     }
 }

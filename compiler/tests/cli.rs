@@ -29,14 +29,21 @@ fn a_malformed_model_exits_with_1_and_one_line_per_problem() {
 
 #[test]
 fn a_missing_file_is_named() {
-    let out = mvcc().args(["inspect", "/nonexistent/model.tflite"]).output().unwrap();
+    let out = mvcc()
+        .args(["inspect", "/nonexistent/model.tflite"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model.tflite"));
 }
 
 #[test]
 fn every_command_has_help() {
-    for cmd in [vec!["--help"], vec!["inspect", "--help"], vec!["run", "--help"]] {
+    for cmd in [
+        vec!["--help"],
+        vec!["inspect", "--help"],
+        vec!["run", "--help"],
+    ] {
         let out = mvcc().args(&cmd).output().unwrap();
         assert!(out.status.success(), "{cmd:?}");
         assert!(!out.stdout.is_empty());

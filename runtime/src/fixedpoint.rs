@@ -45,7 +45,10 @@ pub fn multiply_by_quantized_multiplier(x: i32, quantized_multiplier: i32, shift
     // TFLite computes `x * (1 << left_shift)` in int32; it never overflows for the accumulators the
     // converter produces, and wrapping is what the hardware does if it ever did.
     rounding_divide_by_pot(
-        saturating_rounding_doubling_high_mul(x.wrapping_mul(1i32 << left_shift), quantized_multiplier),
+        saturating_rounding_doubling_high_mul(
+            x.wrapping_mul(1i32 << left_shift),
+            quantized_multiplier,
+        ),
         right_shift,
     )
 }
@@ -57,7 +60,10 @@ pub fn multiply_by_quantized_multiplier_smaller_than_one_exp(
     quantized_multiplier: i32,
     left_shift: i32,
 ) -> i32 {
-    rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, quantized_multiplier), -left_shift)
+    rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x, quantized_multiplier),
+        -left_shift,
+    )
 }
 
 /// TFLite's `MultiplyByQuantizedMultiplierGreaterThanOne`: `left_shift >= 0`.
@@ -67,7 +73,10 @@ pub fn multiply_by_quantized_multiplier_greater_than_one(
     quantized_multiplier: i32,
     left_shift: i32,
 ) -> i32 {
-    saturating_rounding_doubling_high_mul(x.wrapping_mul(1i32 << left_shift.clamp(0, 30)), quantized_multiplier)
+    saturating_rounding_doubling_high_mul(
+        x.wrapping_mul(1i32 << left_shift.clamp(0, 30)),
+        quantized_multiplier,
+    )
 }
 
 #[cfg(test)]
@@ -76,9 +85,15 @@ mod tests {
 
     #[test]
     fn doubling_high_mul_rounds_half_away_from_zero() {
-        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
+        assert_eq!(
+            saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN),
+            i32::MAX
+        );
         // 2^30 · 2^30 / 2^31 = 2^29 exactly.
-        assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
+        assert_eq!(
+            saturating_rounding_doubling_high_mul(1 << 30, 1 << 30),
+            1 << 29
+        );
         // 3 · 2^30 / 2^31 = 1.5 → 2; −1.5 → −1 (gemmlowp's nudge for negatives is 1 − 2^30).
         assert_eq!(saturating_rounding_doubling_high_mul(3, 1 << 30), 2);
         assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -1);

@@ -44,7 +44,12 @@ impl Fixture {
     pub fn indices(&self, key: &str) -> Vec<u32> {
         self.meta[key]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_u64())
+                    .map(|v| v as u32)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -95,7 +100,12 @@ pub enum Compare {
 
 fn floats(dtype: DType, bytes: &[u8]) -> Option<Vec<f32>> {
     match dtype {
-        DType::F32 => Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        DType::F32 => Some(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -106,9 +116,15 @@ fn ints(dtype: DType, bytes: &[u8]) -> Option<Vec<i64>> {
     Some(match dtype {
         DType::I8 => it.map(|c| i64::from(c[0] as i8)).collect(),
         DType::U8 | DType::Bool => it.map(|c| i64::from(c[0])).collect(),
-        DType::I16 => it.map(|c| i64::from(i16::from_le_bytes([c[0], c[1]]))).collect(),
-        DType::I32 => it.map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),
-        DType::I64 => it.map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect(),
+        DType::I16 => it
+            .map(|c| i64::from(i16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        DType::I32 => it
+            .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+        DType::I64 => it
+            .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect(),
         _ => return None,
     })
 }
@@ -118,7 +134,9 @@ pub fn as_f64(dtype: DType, bytes: &[u8]) -> Vec<f64> {
     if let Some(f) = floats(dtype, bytes) {
         return f.into_iter().map(f64::from).collect();
     }
-    ints(dtype, bytes).map(|v| v.into_iter().map(|x| x as f64).collect()).unwrap_or_default()
+    ints(dtype, bytes)
+        .map(|v| v.into_iter().map(|x| x as f64).collect())
+        .unwrap_or_default()
 }
 
 /// Compares mvcc's value of a tensor (`dtype`, bytes) with TFLite's, with `tolerance` for floats.
@@ -127,7 +145,11 @@ pub fn compare(dtype: DType, got: &[u8], want: &NpyArray, tolerance: f32) -> Com
         return Compare::Mismatch(format!("type {dtype}, TFLite's is {}", want.dtype));
     }
     if got.len() != want.data.len() {
-        return Compare::Mismatch(format!("{} bytes, TFLite's has {}", got.len(), want.data.len()));
+        return Compare::Mismatch(format!(
+            "{} bytes, TFLite's has {}",
+            got.len(),
+            want.data.len()
+        ));
     }
     if let (Some(g), Some(w)) = (floats(dtype, got), floats(dtype, &want.data)) {
         let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -161,7 +183,11 @@ pub fn compare(dtype: DType, got: &[u8], want: &NpyArray, tolerance: f32) -> Com
             Compare::Match
         } else {
             let i = diffs[0];
-            let maxd = diffs.iter().map(|&i| (g[i] - w[i]).abs()).max().unwrap_or(0);
+            let maxd = diffs
+                .iter()
+                .map(|&i| (g[i] - w[i]).abs())
+                .max()
+                .unwrap_or(0);
             Compare::Mismatch(format!(
                 "{}/{} values differ (first at {i}: {} vs {}; max |d| = {maxd})",
                 diffs.len(),

@@ -28,5 +28,9 @@ fn ir_text_after_import() {
             failures.push(format!("{case}: {} differs; got:\n{text}", path.display()));
         }
     }
-    assert!(failures.is_empty(), "{}\n(re-bless with MVCC_BLESS=1 if the change is intended)", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}\n(re-bless with MVCC_BLESS=1 if the change is intended)",
+        failures.join("\n")
+    );
 }

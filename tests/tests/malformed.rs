@@ -21,10 +21,31 @@ fn base() -> ModelSpec {
     let mut m = ModelSpec::default();
     let op = m.add_opcode(RESHAPE, 1);
     let shape_buf = m.add_buffer(i32_bytes(&[1, 12]));
-    let x = m.add_tensor(TensorSpec { name: "x".into(), shape: vec![1, 2, 2, 3], dtype: F32, ..Default::default() });
-    let s = m.add_tensor(TensorSpec { name: "shape".into(), shape: vec![2], dtype: I32, buffer: shape_buf, ..Default::default() });
-    let y = m.add_tensor(TensorSpec { name: "y".into(), shape: vec![1, 12], dtype: F32, ..Default::default() });
-    m.operators.push(OperatorSpec { opcode_index: op, inputs: vec![x, s], outputs: vec![y], options: OptionsSpec::None });
+    let x = m.add_tensor(TensorSpec {
+        name: "x".into(),
+        shape: vec![1, 2, 2, 3],
+        dtype: F32,
+        ..Default::default()
+    });
+    let s = m.add_tensor(TensorSpec {
+        name: "shape".into(),
+        shape: vec![2],
+        dtype: I32,
+        buffer: shape_buf,
+        ..Default::default()
+    });
+    let y = m.add_tensor(TensorSpec {
+        name: "y".into(),
+        shape: vec![1, 12],
+        dtype: F32,
+        ..Default::default()
+    });
+    m.operators.push(OperatorSpec {
+        opcode_index: op,
+        inputs: vec![x, s],
+        outputs: vec![y],
+        options: OptionsSpec::None,
+    });
     m.inputs = vec![x];
     m.outputs = vec![y];
     m
@@ -49,7 +70,9 @@ fn expect_error(m: &ModelSpec, needles: &[&str]) {
 fn the_base_model_is_valid_and_runs() {
     let g = mvcc::load_model(&base().to_bytes()).expect("base model imports");
     let (p, plan) = mvcc::interp::compile(&g).unwrap();
-    let out = Interpreter::new(&p, &plan).run(&[Buf::from_slice(&[1f32; 12])]).unwrap();
+    let out = Interpreter::new(&p, &plan)
+        .run(&[Buf::from_slice(&[1f32; 12])])
+        .unwrap();
     assert_eq!(out[0].as_slice::<f32>().unwrap(), &[1f32; 12]);
 }
 
@@ -57,13 +80,19 @@ fn the_base_model_is_valid_and_runs() {
 fn truncated_files_are_rejected() {
     let bytes = base().to_bytes();
     for len in 0..bytes.len() {
-        assert!(mvcc::load_model(&bytes[..len]).is_err(), "truncated at {len} bytes imported");
+        assert!(
+            mvcc::load_model(&bytes[..len]).is_err(),
+            "truncated at {len} bytes imported"
+        );
     }
     assert!(error_of_bytes(&[]).contains("too short"));
 }
 
 fn error_of_bytes(b: &[u8]) -> String {
-    mvcc::load_model(b).err().map(|e| e.to_string()).unwrap_or_default()
+    mvcc::load_model(b)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -91,7 +120,11 @@ fn every_single_byte_corruption_is_handled() {
             // Either a clean error or a model that still runs; never a panic.
             if let Ok(g) = mvcc::load_model(&b) {
                 if let Ok((p, plan)) = mvcc::interp::compile(&g) {
-                    let inputs: Vec<Buf> = g.inputs.iter().map(|&t| Buf::zeroed(g.tensor(t).byte_len())).collect();
+                    let inputs: Vec<Buf> = g
+                        .inputs
+                        .iter()
+                        .map(|&t| Buf::zeroed(g.tensor(t).byte_len()))
+                        .collect();
                     let _ = Interpreter::new(&p, &plan).run(&inputs);
                 }
             }
@@ -115,14 +148,20 @@ fn random_bytes_are_rejected() {
 fn buffer_index_out_of_range() {
     let mut m = base();
     m.tensors[1].buffer = 99;
-    expect_error(&m, &["tensor 1 \"shape\"", "buffer index 99 is out of range"]);
+    expect_error(
+        &m,
+        &["tensor 1 \"shape\"", "buffer index 99 is out of range"],
+    );
 }
 
 #[test]
 fn tensor_index_out_of_range() {
     let mut m = base();
     m.operators[0].inputs[0] = 7;
-    expect_error(&m, &["operator 0 (RESHAPE)", "tensor index 7 is out of range"]);
+    expect_error(
+        &m,
+        &["operator 0 (RESHAPE)", "tensor index 7 is out of range"],
+    );
     let mut m = base();
     m.outputs = vec![-5];
     expect_error(&m, &["tensor index -5 is out of range"]);
@@ -145,7 +184,11 @@ fn buffer_size_disagrees_with_tensor() {
 #[test]
 fn external_buffer_past_the_end() {
     let mut m = base();
-    m.buffers[1] = BufferSpec { data: vec![], offset: 1 << 40, size: 8 };
+    m.buffers[1] = BufferSpec {
+        data: vec![],
+        offset: 1 << 40,
+        size: 8,
+    };
     expect_error(&m, &["tensor 1 \"shape\"", "runs past the end of the file"]);
 }
 
@@ -174,9 +217,19 @@ fn reshape_to_a_wrong_size() {
 fn cycles_are_rejected() {
     // y = reshape(z), z = reshape(y): a cycle with no way in.
     let mut m = base();
-    let z = m.add_tensor(TensorSpec { name: "z".into(), shape: vec![1, 12], dtype: F32, ..Default::default() });
+    let z = m.add_tensor(TensorSpec {
+        name: "z".into(),
+        shape: vec![1, 12],
+        dtype: F32,
+        ..Default::default()
+    });
     m.operators[0].inputs[0] = z;
-    m.operators.push(OperatorSpec { opcode_index: 0, inputs: vec![2, 1], outputs: vec![z], options: OptionsSpec::None });
+    m.operators.push(OperatorSpec {
+        opcode_index: 0,
+        inputs: vec![2, 1],
+        outputs: vec![z],
+        options: OptionsSpec::None,
+    });
     expect_error(&m, &["cycle"]);
 }
 
@@ -194,14 +247,35 @@ fn missing_quantization_where_required() {
     let mut m = ModelSpec::default();
     let conv = m.add_opcode(CONV_2D, 3);
     let wb = m.add_buffer(vec![1u8; 2 * 3]);
-    let x = m.add_tensor(TensorSpec { name: "x".into(), shape: vec![1, 2, 2, 3], dtype: I8, ..Default::default() });
-    let w = m.add_tensor(TensorSpec { name: "w".into(), shape: vec![2, 1, 1, 3], dtype: I8, buffer: wb, ..Default::default() });
-    let y = m.add_tensor(TensorSpec { name: "y".into(), shape: vec![1, 2, 2, 2], dtype: I8, ..Default::default() });
+    let x = m.add_tensor(TensorSpec {
+        name: "x".into(),
+        shape: vec![1, 2, 2, 3],
+        dtype: I8,
+        ..Default::default()
+    });
+    let w = m.add_tensor(TensorSpec {
+        name: "w".into(),
+        shape: vec![2, 1, 1, 3],
+        dtype: I8,
+        buffer: wb,
+        ..Default::default()
+    });
+    let y = m.add_tensor(TensorSpec {
+        name: "y".into(),
+        shape: vec![1, 2, 2, 2],
+        dtype: I8,
+        ..Default::default()
+    });
     m.operators.push(OperatorSpec {
         opcode_index: conv,
         inputs: vec![x, w, -1],
         outputs: vec![y],
-        options: OptionsSpec::Conv2d { padding: 0, stride: [1, 1], act: 0, dilation: [1, 1] },
+        options: OptionsSpec::Conv2d {
+            padding: 0,
+            stride: [1, 1],
+            act: 0,
+            dilation: [1, 1],
+        },
     });
     m.inputs = vec![x];
     m.outputs = vec![y];
@@ -216,18 +290,47 @@ fn every_unsupported_op_is_listed_at_once() {
     let future = m.add_opcode(400, 1);
     let old_reshape = m.add_opcode(RESHAPE, 99);
     let mut prev = 2;
-    for (i, op) in [floor, neg, floor, future, old_reshape].into_iter().enumerate() {
-        let t = m.add_tensor(TensorSpec { name: format!("t{i}"), shape: vec![1, 12], dtype: F32, ..Default::default() });
-        m.operators.push(OperatorSpec { opcode_index: op, inputs: vec![prev], outputs: vec![t], options: OptionsSpec::None });
+    for (i, op) in [floor, neg, floor, future, old_reshape]
+        .into_iter()
+        .enumerate()
+    {
+        let t = m.add_tensor(TensorSpec {
+            name: format!("t{i}"),
+            shape: vec![1, 12],
+            dtype: F32,
+            ..Default::default()
+        });
+        m.operators.push(OperatorSpec {
+            opcode_index: op,
+            inputs: vec![prev],
+            outputs: vec![t],
+            options: OptionsSpec::None,
+        });
         prev = t;
     }
     m.outputs = vec![prev];
     let e = mvcc::load_model(&m.to_bytes()).unwrap_err();
-    let unsupported: Vec<&Problem> = e.problems.iter().filter(|p| matches!(p, Problem::Unsupported(_))).collect();
-    assert_eq!(unsupported.len(), 1, "one error lists every unsupported op: {e}");
+    let unsupported: Vec<&Problem> = e
+        .problems
+        .iter()
+        .filter(|p| matches!(p, Problem::Unsupported(_)))
+        .collect();
+    assert_eq!(
+        unsupported.len(),
+        1,
+        "one error lists every unsupported op: {e}"
+    );
     let text = e.to_string();
-    for needle in ["FLOOR v1 (operators 1, 3)", "NEG v2 (operator 2)", "BUILTIN_400 v1 (operator 4)", "RESHAPE v99 (operator 5)"] {
-        assert!(text.contains(needle), "{text:?} does not mention {needle:?}");
+    for needle in [
+        "FLOOR v1 (operators 1, 3)",
+        "NEG v2 (operator 2)",
+        "BUILTIN_400 v1 (operator 4)",
+        "RESHAPE v99 (operator 5)",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{text:?} does not mention {needle:?}"
+        );
     }
 }
 
@@ -243,8 +346,14 @@ fn wrong_sized_input_at_run_time() {
     let g = mvcc::load_model(&base().to_bytes()).unwrap();
     let (p, plan) = mvcc::interp::compile(&g).unwrap();
     let i = Interpreter::new(&p, &plan);
-    let e = i.run(&[Buf::from_slice(&[1f32; 11])]).unwrap_err().to_string();
-    assert!(e.contains("tensor 0 \"x\"") && e.contains("48 bytes"), "{e}");
+    let e = i
+        .run(&[Buf::from_slice(&[1f32; 11])])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tensor 0 \"x\"") && e.contains("48 bytes"),
+        "{e}"
+    );
     let e = i.run(&[]).unwrap_err().to_string();
     assert!(e.contains("1 inputs, 0 were given"), "{e}");
 }
@@ -255,7 +364,11 @@ fn external_buffers_are_read() {
     // the start of the file. Write the model once to learn its size, then point the buffer there.
     let data = i32_bytes(&[1, 12]);
     let mut m = base();
-    m.buffers[1] = BufferSpec { data: vec![], offset: 2, size: data.len() as u64 };
+    m.buffers[1] = BufferSpec {
+        data: vec![],
+        offset: 2,
+        size: data.len() as u64,
+    };
     let len = m.to_bytes().len();
     let offset = len.next_multiple_of(16) as u64;
     m.buffers[1].offset = offset;
@@ -281,12 +394,19 @@ fn a_bad_dimension_next_to_huge_ones() {
 fn the_corpus_of_past_crashes_is_handled() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let mut n = 0;
-    for e in std::fs::read_dir(&dir).expect("tests/corpus exists").flatten() {
+    for e in std::fs::read_dir(&dir)
+        .expect("tests/corpus exists")
+        .flatten()
+    {
         let bytes = std::fs::read(e.path()).unwrap();
         n += 1;
         if let Ok(g) = mvcc::load_model(&bytes) {
             if let Ok((p, plan)) = mvcc::interp::compile(&g) {
-                let inputs: Vec<Buf> = g.inputs.iter().map(|&t| Buf::zeroed(g.tensor(t).byte_len())).collect();
+                let inputs: Vec<Buf> = g
+                    .inputs
+                    .iter()
+                    .map(|&t| Buf::zeroed(g.tensor(t).byte_len()))
+                    .collect();
                 let _ = Interpreter::new(&p, &plan).run(&inputs);
             }
         }

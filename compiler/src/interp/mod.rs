@@ -21,7 +21,10 @@ pub struct Buf {
 impl Buf {
     /// `len` zero bytes.
     pub fn zeroed(len: usize) -> Buf {
-        Buf { words: vec![0; len.div_ceil(8)], len }
+        Buf {
+            words: vec![0; len.div_ceil(8)],
+            len,
+        }
     }
 
     /// A copy of `bytes`.
@@ -84,7 +87,10 @@ impl<'a> StepIo<'a> {
     /// An error at this step.
     pub fn err(&self, msg: impl Into<String>) -> Error {
         let op = self.origin.op;
-        Error::invalid(Location::operator(self.origin.ops.first().copied(), op), msg)
+        Error::invalid(
+            Location::operator(self.origin.ops.first().copied(), op),
+            msg,
+        )
     }
 
     /// Operand `i` as `T`.
@@ -93,7 +99,9 @@ impl<'a> StepIo<'a> {
     /// Missing operand or a size that is not a multiple of `T`'s.
     pub fn input<T: bytemuck::Pod>(&self, i: usize) -> Result<&'a [T]> {
         match self.inputs.get(i).copied().flatten() {
-            Some(b) => b.as_slice::<T>().ok_or_else(|| self.err(format!("input {i}: element type mismatch"))),
+            Some(b) => b
+                .as_slice::<T>()
+                .ok_or_else(|| self.err(format!("input {i}: element type mismatch"))),
             None => Err(self.err(format!("input {i} is missing"))),
         }
     }
@@ -115,7 +123,10 @@ impl<'a> StepIo<'a> {
     /// Missing result or a size that is not a multiple of `T`'s.
     pub fn output<T: bytemuck::Pod>(&mut self, i: usize) -> Result<&mut [T]> {
         let e = self.err(format!("output {i}: missing or element type mismatch"));
-        self.outputs.get_mut(i).and_then(|b| b.as_mut_slice::<T>()).ok_or(e)
+        self.outputs
+            .get_mut(i)
+            .and_then(|b| b.as_mut_slice::<T>())
+            .ok_or(e)
     }
 
     /// The scratch memory as `T`.
@@ -160,7 +171,10 @@ impl<'p> Interpreter<'p> {
             Place::Arena(o) => &mut arena.bytes_mut()[o..o + len],
             Place::Output(n, o) => &mut outs[n].bytes_mut()[o..o + len],
             Place::Input(..) => {
-                return Err(Error::invalid(Location::model(), "a step writes a model input"));
+                return Err(Error::invalid(
+                    Location::model(),
+                    "a step writes a model input",
+                ));
             }
         };
         dst.copy_from_slice(data.bytes());
@@ -177,7 +191,11 @@ impl<'p> Interpreter<'p> {
         if inputs.len() != p.inputs.len() {
             return Err(Error::invalid(
                 Location::model(),
-                format!("the model has {} inputs, {} were given", p.inputs.len(), inputs.len()),
+                format!(
+                    "the model has {} inputs, {} were given",
+                    p.inputs.len(),
+                    inputs.len()
+                ),
             ));
         }
         for (i, (&v, buf)) in p.inputs.iter().zip(inputs).enumerate() {
@@ -187,13 +205,20 @@ impl<'p> Interpreter<'p> {
                     Location::tensor(val.tflite_index, &val.name),
                     format!(
                         "input {i} must be {} bytes ({} {:?}), got {} bytes",
-                        val.bytes, val.dtype, val.shape, buf.len()
+                        val.bytes,
+                        val.dtype,
+                        val.shape,
+                        buf.len()
                     ),
                 ));
             }
         }
         let mut arena = Buf::zeroed(self.plan.arena_bytes);
-        let mut outs: Vec<Buf> = p.outputs.iter().map(|&v| Buf::zeroed(p.value(v).bytes)).collect();
+        let mut outs: Vec<Buf> = p
+            .outputs
+            .iter()
+            .map(|&v| Buf::zeroed(p.value(v).bytes))
+            .collect();
         // Which step completes each value: the last one writing into its memory.
         let mut done_at: Vec<Option<usize>> = vec![None; p.values.len()];
         if keep {
@@ -204,7 +229,9 @@ impl<'p> Interpreter<'p> {
             }
             // A value sharing memory with others (aliases, concatenation slices) is complete when
             // every step writing into that memory has run.
-            let roots: Vec<ValueId> = (0..p.values.len()).map(|v| p.root(ValueId(v as u32)).0).collect();
+            let roots: Vec<ValueId> = (0..p.values.len())
+                .map(|v| p.root(ValueId(v as u32)).0)
+                .collect();
             let mut last_write: Vec<Option<usize>> = vec![None; p.values.len()];
             for (v, root) in roots.iter().enumerate() {
                 if let Some(s) = done_at[v] {
@@ -240,7 +267,11 @@ impl<'p> Interpreter<'p> {
                 .collect();
             let mut io = StepIo {
                 inputs: owned.iter().map(Option::as_ref).collect(),
-                outputs: step.outputs.iter().map(|&v| Buf::zeroed(p.value(v).bytes)).collect(),
+                outputs: step
+                    .outputs
+                    .iter()
+                    .map(|&v| Buf::zeroed(p.value(v).bytes))
+                    .collect(),
                 scratch: Buf::zeroed(step.scratch_bytes),
                 origin: &step.origin,
             };

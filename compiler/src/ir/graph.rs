@@ -71,11 +71,15 @@ impl Tensor {
         let size = self.dtype.size();
         let vals = d.chunks_exact(size);
         Some(match self.dtype {
-            DType::I32 => vals.map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),
+            DType::I32 => vals
+                .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .collect(),
             DType::I64 => vals
                 .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                 .collect(),
-            DType::I16 => vals.map(|c| i64::from(i16::from_le_bytes([c[0], c[1]]))).collect(),
+            DType::I16 => vals
+                .map(|c| i64::from(i16::from_le_bytes([c[0], c[1]])))
+                .collect(),
             DType::I8 => vals.map(|c| i64::from(c[0] as i8)).collect(),
             DType::U8 | DType::Bool => vals.map(|c| i64::from(c[0])).collect(),
             DType::F32 | DType::F16 => return None,
@@ -192,8 +196,12 @@ impl Graph {
             }
         }
         for &n in &ids {
-            let ins: Vec<(usize, TensorId)> =
-                self.g[n].inputs.iter().enumerate().filter_map(|(s, t)| Some((s, (*t)?))).collect();
+            let ins: Vec<(usize, TensorId)> = self.g[n]
+                .inputs
+                .iter()
+                .enumerate()
+                .filter_map(|(s, t)| Some((s, (*t)?)))
+                .collect();
             for (slot, t) in ins {
                 if let Some(Some(p)) = self.producers.get(t.index()).copied() {
                     self.g.add_edge(p.0, n, Edge { tensor: t, slot });
@@ -278,8 +286,11 @@ impl Graph {
         for e in (&self.g).edge_references() {
             *indeg.entry(e.target()).or_insert(0) += 1;
         }
-        let mut ready: std::collections::BTreeSet<NodeIndex<u32>> =
-            indeg.iter().filter(|(_, &d)| d == 0).map(|(&n, _)| n).collect();
+        let mut ready: std::collections::BTreeSet<NodeIndex<u32>> = indeg
+            .iter()
+            .filter(|(_, &d)| d == 0)
+            .map(|(&n, _)| n)
+            .collect();
         let mut order = Vec::with_capacity(self.g.node_count());
         let mut next_in_block = None;
         while let Some(n) = next_in_block.take().or_else(|| ready.pop_first()) {
@@ -293,7 +304,10 @@ impl Graph {
                 }
             }
             if let Some(b) = self.block(OpId(n)) {
-                next_in_block = ready.iter().copied().find(|&m| self.block(OpId(m)) == Some(b));
+                next_in_block = ready
+                    .iter()
+                    .copied()
+                    .find(|&m| self.block(OpId(m)) == Some(b));
                 if let Some(m) = next_in_block {
                     ready.remove(&m);
                 }

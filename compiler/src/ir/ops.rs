@@ -47,7 +47,11 @@ impl Padding {
                 bottom,
                 left,
                 right,
-            } => Some(if axis == 0 { [top, bottom] } else { [left, right] }),
+            } => Some(if axis == 0 {
+                [top, bottom]
+            } else {
+                [left, right]
+            }),
             Padding::Same | Padding::Valid => None,
         }
     }
@@ -337,12 +341,19 @@ impl AttrsText for DepthwiseConv2dAttrs {
 }
 impl AttrsText for TransposeConvAttrs {
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![("stride", hw(self.stride)), ("pad", pad(self.padding)), ("act", self.act.name().into())]
+        vec![
+            ("stride", hw(self.stride)),
+            ("pad", pad(self.padding)),
+            ("act", self.act.name().into()),
+        ]
     }
 }
 impl AttrsText for FullyConnectedAttrs {
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![("act", self.act.name().into()), ("keep_num_dims", self.keep_num_dims.to_string())]
+        vec![
+            ("act", self.act.name().into()),
+            ("keep_num_dims", self.keep_num_dims.to_string()),
+        ]
     }
 }
 impl AttrsText for FusedActAttrs {
@@ -352,7 +363,10 @@ impl AttrsText for FusedActAttrs {
 }
 impl AttrsText for ConcatAttrs {
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![("axis", self.axis.to_string()), ("act", self.act.name().into())]
+        vec![
+            ("axis", self.axis.to_string()),
+            ("act", self.act.name().into()),
+        ]
     }
 }
 impl AttrsText for Pool2dAttrs {
@@ -403,12 +417,18 @@ impl AttrsText for SplitAttrs {
 }
 impl AttrsText for PackAttrs {
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![("count", self.count.to_string()), ("axis", self.axis.to_string())]
+        vec![
+            ("count", self.count.to_string()),
+            ("axis", self.axis.to_string()),
+        ]
     }
 }
 impl AttrsText for GatherAttrs {
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![("axis", self.axis.to_string()), ("batch_dims", self.batch_dims.to_string())]
+        vec![
+            ("axis", self.axis.to_string()),
+            ("batch_dims", self.batch_dims.to_string()),
+        ]
     }
 }
 impl AttrsText for SoftmaxAttrs {

@@ -34,7 +34,11 @@ fn name(id: TensorId) -> String {
 /// The whole graph as text.
 pub fn graph_to_text(g: &Graph) -> String {
     let mut out = String::new();
-    let ins: Vec<String> = g.inputs.iter().map(|&t| format!("{}:{}", name(t), tensor_type(g.tensor(t)))).collect();
+    let ins: Vec<String> = g
+        .inputs
+        .iter()
+        .map(|&t| format!("{}:{}", name(t), tensor_type(g.tensor(t))))
+        .collect();
     let _ = writeln!(out, "inputs({})", ins.join(", "));
     for (i, t) in g.tensors.iter().enumerate() {
         if t.is_const() {
@@ -47,15 +51,32 @@ pub fn graph_to_text(g: &Graph) -> String {
     };
     for id in order {
         let node = g.op(id);
-        let outs: Vec<String> =
-            node.outputs.iter().map(|&t| format!("{}:{}", name(t), tensor_type(g.tensor(t)))).collect();
-        let args: Vec<String> =
-            node.inputs.iter().map(|t| t.map(name).unwrap_or_else(|| "_".into())).collect();
-        let mut attrs: Vec<String> = node.op.attr_pairs().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let outs: Vec<String> = node
+            .outputs
+            .iter()
+            .map(|&t| format!("{}:{}", name(t), tensor_type(g.tensor(t))))
+            .collect();
+        let args: Vec<String> = node
+            .inputs
+            .iter()
+            .map(|t| t.map(name).unwrap_or_else(|| "_".into()))
+            .collect();
+        let mut attrs: Vec<String> = node
+            .op
+            .attr_pairs()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         if let Some(b) = g.block(id) {
             attrs.push(format!("block={b}"));
         }
-        let _ = write!(out, "{} = {}({})", outs.join(", "), node.op.kind().name(), args.join(", "));
+        let _ = write!(
+            out,
+            "{} = {}({})",
+            outs.join(", "),
+            node.op.kind().name(),
+            args.join(", ")
+        );
         if !attrs.is_empty() {
             let _ = write!(out, " {{{}}}", attrs.join(", "));
         }

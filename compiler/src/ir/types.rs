@@ -82,7 +82,11 @@ pub struct Quant {
 impl Quant {
     /// Per-tensor parameters.
     pub fn per_tensor(scale: f32, zero_point: i64) -> Quant {
-        Quant { scale: vec![scale], zero_point: vec![zero_point], axis: 0 }
+        Quant {
+            scale: vec![scale],
+            zero_point: vec![zero_point],
+            axis: 0,
+        }
     }
 
     /// Whether there is one scale per index of `axis` (more than one scale).

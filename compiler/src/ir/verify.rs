@@ -26,7 +26,11 @@ pub fn verify(g: &Graph) -> Result<()> {
             if d.len() != t.byte_len() {
                 p.invalid(
                     tensor_loc(g, TensorId(i as u32)),
-                    format!("constant has {} bytes, its type and shape need {}", d.len(), t.byte_len()),
+                    format!(
+                        "constant has {} bytes, its type and shape need {}",
+                        d.len(),
+                        t.byte_len()
+                    ),
                 );
             }
         }
@@ -34,14 +38,20 @@ pub fn verify(g: &Graph) -> Result<()> {
     let mut producer: Vec<Option<u32>> = vec![None; n];
     for &t in &g.inputs {
         if t.index() >= n {
-            p.invalid(Location::model(), format!("model input {} is not a tensor", t.0));
+            p.invalid(
+                Location::model(),
+                format!("model input {} is not a tensor", t.0),
+            );
         } else if g.tensor(t).is_const() {
             p.invalid(tensor_loc(g, t), "a model input is a constant");
         }
     }
     for &t in &g.outputs {
         if t.index() >= n {
-            p.invalid(Location::model(), format!("model output {} is not a tensor", t.0));
+            p.invalid(
+                Location::model(),
+                format!("model output {} is not a tensor", t.0),
+            );
         }
     }
     let order = match g.topo_order() {
@@ -55,8 +65,7 @@ pub fn verify(g: &Graph) -> Result<()> {
             return p.finish(());
         }
     };
-    let mut available: Vec<bool> =
-        g.tensors.iter().map(|t| t.is_const()).collect();
+    let mut available: Vec<bool> = g.tensors.iter().map(|t| t.is_const()).collect();
     for &t in &g.inputs {
         if let Some(a) = available.get_mut(t.index()) {
             *a = true;
@@ -110,12 +119,22 @@ pub fn verify(g: &Graph) -> Result<()> {
                     if &tt.shape != shape {
                         p.invalid(
                             loc.clone().with_tensor(tt.tflite_index, &tt.name),
-                            format!("output {k} has shape {:?}, the op computes {:?}", tt.shape, shape),
+                            format!(
+                                "output {k} has shape {:?}, the op computes {:?}",
+                                tt.shape, shape
+                            ),
                         );
                     }
                 }
                 if shapes.len() != node.outputs.len() {
-                    p.invalid(loc, format!("expected {} outputs, got {}", shapes.len(), node.outputs.len()));
+                    p.invalid(
+                        loc,
+                        format!(
+                            "expected {} outputs, got {}",
+                            shapes.len(),
+                            node.outputs.len()
+                        ),
+                    );
                 }
             }
             Err(e) => p.extend(e),

@@ -47,7 +47,8 @@ impl<'a> LowerCx<'a> {
     /// # Errors
     /// The operand is missing.
     pub fn required(&mut self, i: usize) -> Result<Operand> {
-        self.operand(i)?.ok_or_else(|| self.icx.err(format!("input {i} is missing")))
+        self.operand(i)?
+            .ok_or_else(|| self.icx.err(format!("input {i} is missing")))
     }
 
     /// A graph tensor as an operand.
@@ -70,7 +71,9 @@ impl<'a> LowerCx<'a> {
                 }
                 Ok(Operand::Weight(r))
             }
-            None => Err(self.icx.err(format!("tensor \"{}\" has no value", tensor.name))),
+            None => Err(self
+                .icx
+                .err(format!("tensor \"{}\" has no value", tensor.name))),
         }
     }
 
@@ -97,7 +100,9 @@ impl<'a> LowerCx<'a> {
     /// # Errors
     /// As [`LowerCx::output`].
     pub fn outputs(&self) -> Result<Vec<ValueId>> {
-        (0..self.icx.node.outputs.len()).map(|i| self.output(i)).collect()
+        (0..self.icx.node.outputs.len())
+            .map(|i| self.output(i))
+            .collect()
     }
 
     /// A step of `kernel` with the op's operands (in order, omitted ones skipped) and results.
@@ -118,7 +123,11 @@ impl<'a> LowerCx<'a> {
         Origin {
             ops: node.tflite_index.into_iter().collect(),
             op: node.op.kind().tflite_name(),
-            tensors: node.outputs.iter().map(|&t| self.icx.graph.tensor(t).name.clone()).collect(),
+            tensors: node
+                .outputs
+                .iter()
+                .map(|&t| self.icx.graph.tensor(t).name.clone())
+                .collect(),
         }
     }
 }
@@ -185,8 +194,17 @@ pub fn lower(g: &Graph) -> Result<Program> {
         match (values[t.index()], &tensor.data) {
             (Some(v), Some(d)) => {
                 let r = program.weights.push(d);
-                let origin = Origin { ops: Vec::new(), op: "CONSTANT", tensors: vec![tensor.name.clone()] };
-                program.steps.push(Step::new(Kernel::Copy, vec![Some(Operand::Weight(r))], vec![v], origin));
+                let origin = Origin {
+                    ops: Vec::new(),
+                    op: "CONSTANT",
+                    tensors: vec![tensor.name.clone()],
+                };
+                program.steps.push(Step::new(
+                    Kernel::Copy,
+                    vec![Some(Operand::Weight(r))],
+                    vec![v],
+                    origin,
+                ));
                 program.outputs.push(v);
             }
             (Some(v), None) => program.outputs.push(v),
@@ -208,9 +226,14 @@ fn lower_op(
 ) -> Result<Vec<Step>> {
     let node = g.op(id);
     // Reshape-like ops are aliases: the result is the operand's bytes, no step.
-    if matches!(node.op.kind(), OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims) {
+    if matches!(
+        node.op.kind(),
+        OpKind::Reshape | OpKind::Squeeze | OpKind::ExpandDims
+    ) {
         if let (Some(Some(src)), Some(dst)) = (
-            node.inputs.first().map(|t| t.and_then(|t| values[t.index()])),
+            node.inputs
+                .first()
+                .map(|t| t.and_then(|t| values[t.index()])),
             node.outputs.first().and_then(|t| values[t.index()]),
         ) {
             if !program.is_external(dst) {
@@ -220,10 +243,20 @@ fn lower_op(
         }
         // The result is a model output: copy into the caller's buffer.
         let icx = InferCx { graph: g, node };
-        let mut cx = LowerCx { icx, blob: &mut program.weights, values, weights };
+        let mut cx = LowerCx {
+            icx,
+            blob: &mut program.weights,
+            values,
+            weights,
+        };
         let input = cx.required(0)?;
         let origin = cx.origin();
-        return Ok(vec![Step::new(Kernel::Copy, vec![Some(input)], cx.outputs()?, origin)]);
+        return Ok(vec![Step::new(
+            Kernel::Copy,
+            vec![Some(input)],
+            cx.outputs()?,
+            origin,
+        )]);
     }
     if let Op::Concatenation(a) = &node.op {
         if elide_concatenation(g, node, a, program, values) {
@@ -231,7 +264,12 @@ fn lower_op(
         }
     }
     let icx = InferCx { graph: g, node };
-    let mut cx = LowerCx { icx, blob: &mut program.weights, values, weights };
+    let mut cx = LowerCx {
+        icx,
+        blob: &mut program.weights,
+        values,
+        weights,
+    };
     ops::lower(&mut cx)
 }
 
@@ -251,10 +289,16 @@ fn elide_concatenation(
     let (Some(&out_t), true) = (node.outputs.first(), a.act == crate::ir::Activation::None) else {
         return false;
     };
-    let Some(out) = values[out_t.index()] else { return false };
+    let Some(out) = values[out_t.index()] else {
+        return false;
+    };
     let out_tensor = g.tensor(out_t);
     let rank = out_tensor.shape.len() as i64;
-    let axis = if a.axis < 0 { i64::from(a.axis) + rank } else { i64::from(a.axis) };
+    let axis = if a.axis < 0 {
+        i64::from(a.axis) + rank
+    } else {
+        i64::from(a.axis)
+    };
     if !(0..rank).contains(&axis) || out_tensor.shape[..axis as usize].iter().any(|&d| d != 1) {
         return false;
     }
@@ -267,10 +311,16 @@ fn elide_concatenation(
         if tensor.dtype != out_tensor.dtype || tensor.quant != out_tensor.quant {
             return false;
         }
-        let Some(v) = values[t.index()] else { return false };
+        let Some(v) = values[t.index()] else {
+            return false;
+        };
         let (root, offset) = program.root(v);
         let rv = program.value(root);
-        if offset != 0 || rv.bytes != tensor.byte_len() || rv.io.is_some() || root == program.root(out).0 {
+        if offset != 0
+            || rv.bytes != tensor.byte_len()
+            || rv.io.is_some()
+            || root == program.root(out).0
+        {
             return false;
         }
         if roots.contains(&root) {
@@ -290,4 +340,3 @@ fn elide_concatenation(
     }
     true
 }
-

@@ -95,7 +95,10 @@ impl WeightBlob {
         let offset = self.bytes.len().next_multiple_of(ALIGN);
         self.bytes.resize(offset, 0);
         self.bytes.extend_from_slice(data);
-        WeightRange { offset, len: data.len() }
+        WeightRange {
+            offset,
+            len: data.len(),
+        }
     }
 
     /// The bytes of a range.
@@ -127,7 +130,13 @@ pub struct Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ops: Vec<String> = self.ops.iter().map(|o| o.to_string()).collect();
-        write!(f, "{} (operator {}) -> {}", self.op, ops.join("+"), self.tensors.join(", "))
+        write!(
+            f,
+            "{} (operator {}) -> {}",
+            self.op,
+            ops.join("+"),
+            self.tensors.join(", ")
+        )
     }
 }
 
@@ -231,8 +240,21 @@ pub struct Step {
 
 impl Step {
     /// A step with no scratch, no in-place hint, no block.
-    pub fn new(kernel: Kernel, inputs: Vec<Option<Operand>>, outputs: Vec<crate::lower::ValueId>, origin: Origin) -> Step {
-        Step { kernel, inputs, outputs, scratch_bytes: 0, in_place: None, block: None, origin }
+    pub fn new(
+        kernel: Kernel,
+        inputs: Vec<Option<Operand>>,
+        outputs: Vec<crate::lower::ValueId>,
+        origin: Origin,
+    ) -> Step {
+        Step {
+            kernel,
+            inputs,
+            outputs,
+            scratch_bytes: 0,
+            in_place: None,
+            block: None,
+            origin,
+        }
     }
 }
 

@@ -29,8 +29,8 @@ pub mod unary;
 
 use crate::error::{Error, Location, Problem, Result, UnsupportedOp};
 use crate::interp::Buf;
-use crate::lower::{LowerCx, Step};
 use crate::ir::{DType, Graph, Op, OpId, OpNode, Quant, Shape, Tensor};
+use crate::lower::{LowerCx, Step};
 
 /// What a shape rule sees: the graph and one op.
 #[derive(Debug)]
@@ -92,7 +92,12 @@ impl<'g> InferCx<'g> {
 
     /// Operand `i`, if present.
     pub fn opt_input(&self, i: usize) -> Option<&'g Tensor> {
-        self.node.inputs.get(i).copied().flatten().map(|t| self.graph.tensor(t))
+        self.node
+            .inputs
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|t| self.graph.tensor(t))
     }
 
     /// Result `i`.
@@ -130,8 +135,13 @@ impl<'g> InferCx<'g> {
     /// Per-tensor `(scale, zero_point)` of a quantized operand or result, or an error.
     pub fn per_tensor_quant(&self, t: &Tensor) -> Result<(f32, i32)> {
         match t.per_tensor_quant() {
-            Some((s, z)) if s > 0.0 && s.is_finite() && i32::try_from(z).is_ok() => Ok((s, z as i32)),
-            Some(_) => Err(self.err(format!("tensor \"{}\" has an invalid scale or zero point", t.name))),
+            Some((s, z)) if s > 0.0 && s.is_finite() && i32::try_from(z).is_ok() => {
+                Ok((s, z as i32))
+            }
+            Some(_) => Err(self.err(format!(
+                "tensor \"{}\" has an invalid scale or zero point",
+                t.name
+            ))),
             None => Err(self.err(format!(
                 "tensor \"{}\" of type {} needs per-tensor quantization",
                 t.name, t.dtype
@@ -142,7 +152,10 @@ impl<'g> InferCx<'g> {
     /// Per-axis (or per-tensor, broadcast to `n`) quantization of a quantized weight operand.
     pub fn channel_quant(&self, t: &Tensor, n: usize) -> Result<(Vec<f32>, Vec<i64>)> {
         let q: &Quant = t.quant.as_ref().ok_or_else(|| {
-            self.err(format!("tensor \"{}\" of type {} needs quantization", t.name, t.dtype))
+            self.err(format!(
+                "tensor \"{}\" of type {} needs quantization",
+                t.name, t.dtype
+            ))
         })?;
         if q.scale.len() == 1 {
             Ok((vec![q.scale[0]; n], vec![q.zero_point[0]; n]))
@@ -174,7 +187,10 @@ pub struct EvalCx<'a> {
 impl<'a> EvalCx<'a> {
     /// The shape rule's view of the same op.
     pub fn infer_cx(&self) -> InferCx<'a> {
-        InferCx { graph: self.graph, node: self.node }
+        InferCx {
+            graph: self.graph,
+            node: self.node,
+        }
     }
 
     /// An error at this op.
@@ -195,7 +211,9 @@ impl<'a> EvalCx<'a> {
     /// Operand `i`'s values as `T` (which must match the operand's element type).
     pub fn input<T: bytemuck::Pod>(&self, i: usize) -> Result<&'a [T]> {
         match self.inputs.get(i).copied().flatten() {
-            Some(b) => b.as_slice::<T>().ok_or_else(|| self.err(format!("input {i}: element type mismatch"))),
+            Some(b) => b
+                .as_slice::<T>()
+                .ok_or_else(|| self.err(format!("input {i}: element type mismatch"))),
             None => Err(self.err(format!("input {i} is missing"))),
         }
     }

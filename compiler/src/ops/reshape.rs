@@ -24,7 +24,9 @@ fn resolve_shape(cx: &InferCx<'_>, want: &[i64], count: usize) -> Result<Shape> 
             return Err(cx.err(format!("the new shape has a negative dimension {d}")));
         } else {
             let d = usize::try_from(d).map_err(|_| cx.err("dimension out of range"))?;
-            known = known.checked_mul(d).ok_or_else(|| cx.err("the new shape overflows"))?;
+            known = known
+                .checked_mul(d)
+                .ok_or_else(|| cx.err("the new shape overflows"))?;
             out.push(d);
         }
     }
@@ -72,15 +74,26 @@ pub fn infer_squeeze(cx: &InferCx<'_>, a: &SqueezeAttrs) -> Result<Vec<Shape>> {
             let d = i64::from(d);
             let axis = if d < 0 { d + rank } else { d };
             if !(0..rank).contains(&axis) {
-                return Err(cx.err(format!("squeeze dimension {d} out of range for rank {rank}")));
+                return Err(cx.err(format!(
+                    "squeeze dimension {d} out of range for rank {rank}"
+                )));
             }
             if input.shape[axis as usize] != 1 {
-                return Err(cx.err(format!("cannot squeeze dimension {d} of size {}", input.shape[axis as usize])));
+                return Err(cx.err(format!(
+                    "cannot squeeze dimension {d} of size {}",
+                    input.shape[axis as usize]
+                )));
             }
             drop[axis as usize] = true;
         }
     }
-    Ok(vec![input.shape.iter().zip(&drop).filter(|(_, &k)| !k).map(|(&d, _)| d).collect()])
+    Ok(vec![input
+        .shape
+        .iter()
+        .zip(&drop)
+        .filter(|(_, &k)| !k)
+        .map(|(&d, _)| d)
+        .collect()])
 }
 
 /// EXPAND_DIMS: inserts a size-1 dimension at the (constant) axis operand.
@@ -156,7 +169,12 @@ pub fn eval_shape(cx: &mut EvalCx<'_>, a: &OutTypeAttrs) -> Result<()> {
 fn copy_step(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
     let input = cx.required(0)?;
     let origin = cx.origin();
-    Ok(vec![Step::new(crate::lower::Kernel::Copy, vec![Some(input)], cx.outputs()?, origin)])
+    Ok(vec![Step::new(
+        crate::lower::Kernel::Copy,
+        vec![Some(input)],
+        cx.outputs()?,
+        origin,
+    )])
 }
 
 /// Lowers RESHAPE: a copy (or, in `lower::lower`, an alias).
@@ -178,12 +196,23 @@ pub fn lower_expand_dims(cx: &mut LowerCx<'_>) -> Result<Vec<Step>> {
 pub fn lower_shape(cx: &mut LowerCx<'_>, a: &OutTypeAttrs) -> Result<Vec<Step>> {
     let dims = cx.icx.input(0)?.shape.clone();
     let bytes: Vec<u8> = match a.out {
-        DType::I64 => dims.iter().flat_map(|&d| (d as i64).to_le_bytes()).collect(),
-        _ => dims.iter().flat_map(|&d| (d as i32).to_le_bytes()).collect(),
+        DType::I64 => dims
+            .iter()
+            .flat_map(|&d| (d as i64).to_le_bytes())
+            .collect(),
+        _ => dims
+            .iter()
+            .flat_map(|&d| (d as i32).to_le_bytes())
+            .collect(),
     };
     let shape = cx.packed(&bytes);
     let origin = cx.origin();
-    Ok(vec![Step::new(crate::lower::Kernel::Copy, vec![Some(shape)], cx.outputs()?, origin)])
+    Ok(vec![Step::new(
+        crate::lower::Kernel::Copy,
+        vec![Some(shape)],
+        cx.outputs()?,
+        origin,
+    )])
 }
 
 /// Lowers DENSIFY (normally folded at import): a copy of the decoded constant.

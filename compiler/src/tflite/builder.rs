@@ -175,7 +175,10 @@ impl Default for ModelSpec {
 impl ModelSpec {
     /// Adds a buffer holding `data` and returns its index.
     pub fn add_buffer(&mut self, data: Vec<u8>) -> u32 {
-        self.buffers.push(BufferSpec { data, ..BufferSpec::default() });
+        self.buffers.push(BufferSpec {
+            data,
+            ..BufferSpec::default()
+        });
         (self.buffers.len() - 1) as u32
     }
 
@@ -199,7 +202,14 @@ impl ModelSpec {
             .iter()
             .map(|s| {
                 let data = (!s.data.is_empty()).then(|| b.create_vector(&s.data));
-                fb::Buffer::create(&mut b, &fb::BufferArgs { data, offset: s.offset, size: s.size })
+                fb::Buffer::create(
+                    &mut b,
+                    &fb::BufferArgs {
+                        data,
+                        offset: s.offset,
+                        size: s.size,
+                    },
+                )
             })
             .collect();
         let tensors: Vec<_> = self
@@ -260,7 +270,13 @@ impl ModelSpec {
         let outputs = Some(b.create_vector(&self.outputs));
         let sg = fb::SubGraph::create(
             &mut b,
-            &fb::SubGraphArgs { tensors, inputs, outputs, operators, name: None },
+            &fb::SubGraphArgs {
+                tensors,
+                inputs,
+                outputs,
+                operators,
+                name: None,
+            },
         );
         let codes: Vec<_> = self
             .opcodes
@@ -304,7 +320,12 @@ fn write_options(
     use fb::ActivationFunctionType as A;
     match o {
         OptionsSpec::None => (fb::BuiltinOptions::NONE, None),
-        OptionsSpec::Conv2d { padding, stride, act, dilation } => {
+        OptionsSpec::Conv2d {
+            padding,
+            stride,
+            act,
+            dilation,
+        } => {
             let x = fb::Conv2DOptions::create(
                 b,
                 &fb::Conv2DOptionsArgs {
@@ -319,7 +340,13 @@ fn write_options(
             );
             (fb::BuiltinOptions::Conv2DOptions, Some(x.as_union_value()))
         }
-        OptionsSpec::DepthwiseConv2d { padding, stride, depth_multiplier, act, dilation } => {
+        OptionsSpec::DepthwiseConv2d {
+            padding,
+            stride,
+            depth_multiplier,
+            act,
+            dilation,
+        } => {
             let x = fb::DepthwiseConv2DOptions::create(
                 b,
                 &fb::DepthwiseConv2DOptionsArgs {
@@ -332,28 +359,47 @@ fn write_options(
                     dilation_w_factor: dilation[1],
                 },
             );
-            (fb::BuiltinOptions::DepthwiseConv2DOptions, Some(x.as_union_value()))
+            (
+                fb::BuiltinOptions::DepthwiseConv2DOptions,
+                Some(x.as_union_value()),
+            )
         }
         OptionsSpec::Add { act } => {
             let x = fb::AddOptions::create(
                 b,
-                &fb::AddOptionsArgs { fused_activation_function: A(*act), ..Default::default() },
+                &fb::AddOptionsArgs {
+                    fused_activation_function: A(*act),
+                    ..Default::default()
+                },
             );
             (fb::BuiltinOptions::AddOptions, Some(x.as_union_value()))
         }
         OptionsSpec::Mul { act } => {
-            let x = fb::MulOptions::create(b, &fb::MulOptionsArgs { fused_activation_function: A(*act) });
+            let x = fb::MulOptions::create(
+                b,
+                &fb::MulOptionsArgs {
+                    fused_activation_function: A(*act),
+                },
+            );
             (fb::BuiltinOptions::MulOptions, Some(x.as_union_value()))
         }
         OptionsSpec::Sub { act } => {
             let x = fb::SubOptions::create(
                 b,
-                &fb::SubOptionsArgs { fused_activation_function: A(*act), ..Default::default() },
+                &fb::SubOptionsArgs {
+                    fused_activation_function: A(*act),
+                    ..Default::default()
+                },
             );
             (fb::BuiltinOptions::SubOptions, Some(x.as_union_value()))
         }
         OptionsSpec::Div { act } => {
-            let x = fb::DivOptions::create(b, &fb::DivOptionsArgs { fused_activation_function: A(*act) });
+            let x = fb::DivOptions::create(
+                b,
+                &fb::DivOptionsArgs {
+                    fused_activation_function: A(*act),
+                },
+            );
             (fb::BuiltinOptions::DivOptions, Some(x.as_union_value()))
         }
         OptionsSpec::Squeeze { dims } => {
@@ -364,11 +410,22 @@ fn write_options(
         OptionsSpec::FullyConnected { act } => {
             let x = fb::FullyConnectedOptions::create(
                 b,
-                &fb::FullyConnectedOptionsArgs { fused_activation_function: A(*act), ..Default::default() },
+                &fb::FullyConnectedOptionsArgs {
+                    fused_activation_function: A(*act),
+                    ..Default::default()
+                },
             );
-            (fb::BuiltinOptions::FullyConnectedOptions, Some(x.as_union_value()))
+            (
+                fb::BuiltinOptions::FullyConnectedOptions,
+                Some(x.as_union_value()),
+            )
         }
-        OptionsSpec::Pool2d { padding, stride, filter, act } => {
+        OptionsSpec::Pool2d {
+            padding,
+            stride,
+            filter,
+            act,
+        } => {
             let x = fb::Pool2DOptions::create(
                 b,
                 &fb::Pool2DOptionsArgs {
@@ -394,9 +451,15 @@ fn write_options(
         OptionsSpec::Concatenation { axis, act } => {
             let x = fb::ConcatenationOptions::create(
                 b,
-                &fb::ConcatenationOptionsArgs { axis: *axis, fused_activation_function: A(*act) },
+                &fb::ConcatenationOptionsArgs {
+                    axis: *axis,
+                    fused_activation_function: A(*act),
+                },
             );
-            (fb::BuiltinOptions::ConcatenationOptions, Some(x.as_union_value()))
+            (
+                fb::BuiltinOptions::ConcatenationOptions,
+                Some(x.as_union_value()),
+            )
         }
     }
 }

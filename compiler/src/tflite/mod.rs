@@ -45,7 +45,12 @@ pub const MAX_ACTIVATION_BYTES: usize = 4 << 30;
 pub const MAX_RANK: usize = 8;
 
 /// Builtin codes of control-flow operators (subgraph calls), which mvcc does not compile.
-const CONTROL_FLOW: &[(i32, &str)] = &[(31, "CALL"), (118, "IF"), (119, "WHILE"), (129, "CALL_ONCE")];
+const CONTROL_FLOW: &[(i32, &str)] = &[
+    (31, "CALL"),
+    (118, "IF"),
+    (119, "WHILE"),
+    (129, "CALL_ONCE"),
+];
 
 /// Options of [`import_with`].
 #[derive(Clone, Debug, Default)]
@@ -96,7 +101,9 @@ fn dtype_of(t: fb::TensorType) -> Option<DType> {
 }
 
 fn dtype_name(t: fb::TensorType) -> String {
-    t.variant_name().map(str::to_string).unwrap_or_else(|| format!("type code {}", t.0))
+    t.variant_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("type code {}", t.0))
 }
 
 /// What an op code resolves to.
@@ -107,12 +114,20 @@ struct OpCode {
 }
 
 /// Applies caller-chosen shapes to model inputs with dynamic dimensions.
-fn set_input_shapes(g: &mut Graph, signatures: &[Option<Vec<i32>>], shapes: &[Option<Shape>]) -> Result<()> {
+fn set_input_shapes(
+    g: &mut Graph,
+    signatures: &[Option<Vec<i32>>],
+    shapes: &[Option<Shape>],
+) -> Result<()> {
     let mut p = Problems::default();
     if shapes.len() > g.inputs.len() {
         p.invalid(
             Location::model(),
-            format!("{} input shapes given, the model has {} inputs", shapes.len(), g.inputs.len()),
+            format!(
+                "{} input shapes given, the model has {} inputs",
+                shapes.len(),
+                g.inputs.len()
+            ),
         );
     }
     for (i, (&id, want)) in g.inputs.clone().iter().zip(shapes).enumerate() {
@@ -122,11 +137,19 @@ fn set_input_shapes(g: &mut Graph, signatures: &[Option<Vec<i32>>], shapes: &[Op
         let sig = signatures.get(id.index()).cloned().flatten();
         let dynamic = |d: usize| sig.as_ref().and_then(|s| s.get(d)).is_some_and(|&v| v < 0);
         if want.len() != t.shape.len() {
-            p.invalid(loc, format!("input {i} has rank {}, the given shape {want:?} has rank {}", t.shape.len(), want.len()));
+            p.invalid(
+                loc,
+                format!(
+                    "input {i} has rank {}, the given shape {want:?} has rank {}",
+                    t.shape.len(),
+                    want.len()
+                ),
+            );
             continue;
         }
-        let fixed: Vec<usize> =
-            (0..want.len()).filter(|&d| want[d] != t.shape[d] && !dynamic(d)).collect();
+        let fixed: Vec<usize> = (0..want.len())
+            .filter(|&d| want[d] != t.shape[d] && !dynamic(d))
+            .collect();
         if !fixed.is_empty() {
             p.invalid(
                 loc,
@@ -137,7 +160,9 @@ fn set_input_shapes(g: &mut Graph, signatures: &[Option<Vec<i32>>], shapes: &[Op
             );
             continue;
         }
-        let bytes = want.iter().try_fold(t.dtype.size(), |a, &d| a.checked_mul(d));
+        let bytes = want
+            .iter()
+            .try_fold(t.dtype.size(), |a, &d| a.checked_mul(d));
         if want.contains(&0) || bytes.is_none_or(|b| b > MAX_TENSOR_BYTES) {
             p.invalid(loc, format!("input shape {want:?} is empty or too large"));
             continue;
@@ -151,10 +176,15 @@ fn set_input_shapes(g: &mut Graph, signatures: &[Option<Vec<i32>>], shapes: &[Op
 /// `shape_signature`.
 fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
     if bytes.len() < 8 {
-        return Err(malformed(format!("the file is {} bytes long, too short for a FlatBuffer", bytes.len())));
+        return Err(malformed(format!(
+            "the file is {} bytes long, too short for a FlatBuffer",
+            bytes.len()
+        )));
     }
     if &bytes[4..8] != b"TFL3" {
-        return Err(malformed("the file identifier is not \"TFL3\" (is this a .tflite file?)"));
+        return Err(malformed(
+            "the file identifier is not \"TFL3\" (is this a .tflite file?)",
+        ));
     }
     let opts = flatbuffers::VerifierOptions {
         max_depth: 64,
@@ -172,7 +202,9 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
             model.version()
         )));
     }
-    let subgraphs = model.subgraphs().ok_or_else(|| malformed("the model has no subgraphs"))?;
+    let subgraphs = model
+        .subgraphs()
+        .ok_or_else(|| malformed("the model has no subgraphs"))?;
     if subgraphs.is_empty() {
         return Err(malformed("the model has no subgraphs"));
     }
@@ -196,7 +228,11 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
                     },
                 }
             };
-            codes.push(OpCode { code, name, version: c.version() });
+            codes.push(OpCode {
+                code,
+                name,
+                version: c.version(),
+            });
         }
     }
 
@@ -204,8 +240,10 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
     let mut g = Graph::new();
     let fb_tensors: Vec<fb::Tensor> = sg.tensors().map(|v| v.iter().collect()).unwrap_or_default();
     let mut sparse: IndexMap<u32, Sparsity> = IndexMap::new();
-    let signatures: Vec<Option<Vec<i32>>> =
-        fb_tensors.iter().map(|t| t.shape_signature().map(|s| s.iter().collect())).collect();
+    let signatures: Vec<Option<Vec<i32>>> = fb_tensors
+        .iter()
+        .map(|t| t.shape_signature().map(|s| s.iter().collect()))
+        .collect();
     for (i, t) in fb_tensors.iter().enumerate() {
         let idx = i as u32;
         let name = t.name().unwrap_or("").to_string();
@@ -213,14 +251,20 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
         let dtype = match dtype_of(t.type_()) {
             Some(d) => d,
             None => {
-                problems.invalid(loc.clone(), format!("element type {} is not supported", dtype_name(t.type_())));
+                problems.invalid(
+                    loc.clone(),
+                    format!("element type {} is not supported", dtype_name(t.type_())),
+                );
                 DType::F32
             }
         };
         let mut shape = Vec::new();
         let raw_shape: Vec<i32> = t.shape().map(|s| s.iter().collect()).unwrap_or_default();
         if raw_shape.len() > MAX_RANK {
-            problems.invalid(loc.clone(), format!("rank {} exceeds the maximum of {MAX_RANK}", raw_shape.len()));
+            problems.invalid(
+                loc.clone(),
+                format!("rank {} exceeds the maximum of {MAX_RANK}", raw_shape.len()),
+            );
         }
         let mut bytes_ok = true;
         for &d in raw_shape.iter().take(MAX_RANK) {
@@ -241,7 +285,10 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
             .filter(|&b| b <= MAX_TENSOR_BYTES);
         if bytes_needed.is_none() {
             if bytes_ok {
-                problems.invalid(loc.clone(), format!("shape {raw_shape:?} is too large (over {MAX_TENSOR_BYTES} bytes)"));
+                problems.invalid(
+                    loc.clone(),
+                    format!("shape {raw_shape:?} is too large (over {MAX_TENSOR_BYTES} bytes)"),
+                );
             }
             // Keep a small stand-in so later checks of this tensor cannot overflow.
             shape = vec![1];
@@ -261,7 +308,10 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
         let bi = t.buffer() as usize;
         let mut data = None;
         if bi != 0 {
-            match buffers.as_ref().and_then(|b| (bi < b.len()).then(|| b.get(bi))) {
+            match buffers
+                .as_ref()
+                .and_then(|b| (bi < b.len()).then(|| b.get(bi)))
+            {
                 None => problems.invalid(loc.clone(), format!("buffer index {bi} is out of range")),
                 Some(b) => match buffer_bytes(&b, bytes) {
                     Err(m) => problems.invalid(loc.clone(), format!("buffer {bi}: {m}")),
@@ -292,9 +342,19 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
             }
         }
         if t.is_variable() {
-            problems.invalid(loc.clone(), "variable tensors (stateful models) are not supported");
+            problems.invalid(
+                loc.clone(),
+                "variable tensors (stateful models) are not supported",
+            );
         }
-        g.add_tensor(Tensor { name, dtype, shape, quant, data, tflite_index: Some(idx) });
+        g.add_tensor(Tensor {
+            name,
+            dtype,
+            shape,
+            quant,
+            data,
+            tflite_index: Some(idx),
+        });
     }
     // Decode sparse constants into dense ones.
     for (idx, sp) in &sparse {
@@ -317,19 +377,35 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
         if v >= 0 && (v as usize) < ntensors {
             Some(TensorId(v as u32))
         } else {
-            p.invalid(loc.clone(), format!("{what} tensor index {v} is out of range (the subgraph has {ntensors} tensors)"));
+            p.invalid(
+                loc.clone(),
+                format!(
+                    "{what} tensor index {v} is out of range (the subgraph has {ntensors} tensors)"
+                ),
+            );
             None
         }
     };
 
     // Subgraph inputs and outputs.
-    let sg_loc = Location { subgraph: Some(0), ..Location::default() };
-    for v in sg.inputs().map(|v| v.iter().collect::<Vec<_>>()).unwrap_or_default() {
+    let sg_loc = Location {
+        subgraph: Some(0),
+        ..Location::default()
+    };
+    for v in sg
+        .inputs()
+        .map(|v| v.iter().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
         if let Some(t) = tensor_ref(v, "input", &sg_loc, &mut problems) {
             g.inputs.push(t);
         }
     }
-    for v in sg.outputs().map(|v| v.iter().collect::<Vec<_>>()).unwrap_or_default() {
+    for v in sg
+        .outputs()
+        .map(|v| v.iter().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
         if let Some(t) = tensor_ref(v, "output", &sg_loc, &mut problems) {
             g.outputs.push(t);
         }
@@ -340,13 +416,20 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
 
     // Operators.
     let mut unsupported: IndexMap<(String, i32, Option<String>), Vec<u32>> = IndexMap::new();
-    let operators: Vec<fb::Operator> = sg.operators().map(|v| v.iter().collect()).unwrap_or_default();
+    let operators: Vec<fb::Operator> = sg
+        .operators()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
     for (i, o) in operators.iter().enumerate() {
         let oi = i as u32;
         let Some(code) = codes.get(o.opcode_index() as usize) else {
             problems.invalid(
                 Location::operator(Some(oi), format!("opcode index {}", o.opcode_index())),
-                format!("opcode index {} is out of range ({} op codes)", o.opcode_index(), codes.len()),
+                format!(
+                    "opcode index {} is out of range ({} op codes)",
+                    o.opcode_index(),
+                    codes.len()
+                ),
             );
             continue;
         };
@@ -356,7 +439,13 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
             .map(|v| v.iter().collect::<Vec<i32>>())
             .unwrap_or_default()
             .into_iter()
-            .map(|v| if v == -1 { None } else { tensor_ref(v, "input", &loc, &mut problems) })
+            .map(|v| {
+                if v == -1 {
+                    None
+                } else {
+                    tensor_ref(v, "input", &loc, &mut problems)
+                }
+            })
             .collect();
         let outputs: Vec<TensorId> = o
             .outputs()
@@ -367,25 +456,42 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
             .collect();
         if let Some(&(_, cf)) = CONTROL_FLOW.iter().find(|(c, _)| *c == code.code) {
             unsupported
-                .entry((cf.to_string(), code.version, Some("control flow (subgraph calls) is not supported".into())))
+                .entry((
+                    cf.to_string(),
+                    code.version,
+                    Some("control flow (subgraph calls) is not supported".into()),
+                ))
                 .or_default()
                 .push(oi);
             continue;
         }
         let Some(kind) = OpKind::from_tflite_code(code.code) else {
-            unsupported.entry((code.name.clone(), code.version, None)).or_default().push(oi);
+            unsupported
+                .entry((code.name.clone(), code.version, None))
+                .or_default()
+                .push(oi);
             continue;
         };
         if code.version < 1 || code.version > max_version(kind) {
             unsupported
-                .entry((code.name.clone(), code.version, Some(format!("mvcc supports versions 1 to {}", max_version(kind)))))
+                .entry((
+                    code.name.clone(),
+                    code.version,
+                    Some(format!("mvcc supports versions 1 to {}", max_version(kind))),
+                ))
                 .or_default()
                 .push(oi);
             continue;
         }
         match op_from_options(kind, o) {
             Ok(op) => {
-                g.add_op(OpNode { op, inputs, outputs, tflite_index: Some(oi), version: code.version });
+                g.add_op(OpNode {
+                    op,
+                    inputs,
+                    outputs,
+                    tflite_index: Some(oi),
+                    version: code.version,
+                });
             }
             Err(m) => problems.invalid(loc, m),
         }
@@ -397,7 +503,12 @@ fn read(bytes: &[u8]) -> Result<(Graph, Vec<Option<Vec<i32>>>)> {
     if !unsupported.is_empty() {
         let list = unsupported
             .into_iter()
-            .map(|((name, version, reason), operators)| UnsupportedOp { name, version, operators, reason })
+            .map(|((name, version, reason), operators)| UnsupportedOp {
+                name,
+                version,
+                operators,
+                reason,
+            })
             .collect();
         problems.0.insert(0, Problem::Unsupported(list));
     }
@@ -457,7 +568,10 @@ fn read_quant(q: &fb::QuantizationParameters, shape: &[usize]) -> Result<Option<
         return Err("custom quantization details are not supported".into());
     }
     let scale: Vec<f32> = q.scale().map(|v| v.iter().collect()).unwrap_or_default();
-    let zero_point: Vec<i64> = q.zero_point().map(|v| v.iter().collect()).unwrap_or_default();
+    let zero_point: Vec<i64> = q
+        .zero_point()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
     if scale.is_empty() {
         return Ok(None);
     }
@@ -466,16 +580,27 @@ fn read_quant(q: &fb::QuantizationParameters, shape: &[usize]) -> Result<Option<
         // Some converters write one zero point for per-axis scales (or none): broadcast it.
         1 => vec![zero_point[0]; scale.len()],
         0 => vec![0; scale.len()],
-        n => return Err(format!("quantization has {} scales but {n} zero points", scale.len())),
+        n => {
+            return Err(format!(
+                "quantization has {} scales but {n} zero points",
+                scale.len()
+            ))
+        }
     };
     if scale.iter().any(|s| !s.is_finite() || *s < 0.0) {
         return Err("quantization scale is negative or not finite".into());
     }
     let axis = q.quantized_dimension();
     let axis = if scale.len() > 1 {
-        let a = usize::try_from(axis).ok().filter(|&a| a < shape.len()).ok_or_else(|| {
-            format!("quantized dimension {axis} is out of range for rank {}", shape.len())
-        })?;
+        let a = usize::try_from(axis)
+            .ok()
+            .filter(|&a| a < shape.len())
+            .ok_or_else(|| {
+                format!(
+                    "quantized dimension {axis} is out of range for rank {}",
+                    shape.len()
+                )
+            })?;
         if shape[a] != scale.len() {
             return Err(format!(
                 "{} per-axis scales for dimension {a} of size {}",
@@ -487,7 +612,11 @@ fn read_quant(q: &fb::QuantizationParameters, shape: &[usize]) -> Result<Option<
     } else {
         0
     };
-    Ok(Some(Quant { scale, zero_point, axis }))
+    Ok(Some(Quant {
+        scale,
+        zero_point,
+        axis,
+    }))
 }
 
 fn buffer_bytes<'a>(b: &fb::Buffer<'a>, file: &'a [u8]) -> Result<Option<&'a [u8]>, String> {
@@ -506,21 +635,47 @@ fn buffer_bytes<'a>(b: &fb::Buffer<'a>, file: &'a [u8]) -> Result<Option<&'a [u8
     }
 }
 
-fn index_vector(t: fb::SparseIndexVector, tab: Option<flatbuffers::Table<'_>>, d: &fb::DimensionMetadata<'_>, segments: bool) -> Result<Vec<usize>, String> {
+fn index_vector(
+    t: fb::SparseIndexVector,
+    tab: Option<flatbuffers::Table<'_>>,
+    d: &fb::DimensionMetadata<'_>,
+    segments: bool,
+) -> Result<Vec<usize>, String> {
     let _ = tab;
     let v: Vec<usize> = match t {
         fb::SparseIndexVector::Int32Vector => {
-            let v = if segments { d.array_segments_as_int_32_vector() } else { d.array_indices_as_int_32_vector() };
-            let vals: Vec<i32> = v.and_then(|v| v.values()).map(|v| v.iter().collect()).unwrap_or_default();
-            vals.into_iter().map(|x| usize::try_from(x).map_err(|_| "sparsity: negative index".to_string())).collect::<Result<_, _>>()?
+            let v = if segments {
+                d.array_segments_as_int_32_vector()
+            } else {
+                d.array_indices_as_int_32_vector()
+            };
+            let vals: Vec<i32> = v
+                .and_then(|v| v.values())
+                .map(|v| v.iter().collect())
+                .unwrap_or_default();
+            vals.into_iter()
+                .map(|x| usize::try_from(x).map_err(|_| "sparsity: negative index".to_string()))
+                .collect::<Result<_, _>>()?
         }
         fb::SparseIndexVector::Uint16Vector => {
-            let v = if segments { d.array_segments_as_uint_16_vector() } else { d.array_indices_as_uint_16_vector() };
-            v.and_then(|v| v.values()).map(|v| v.iter().map(usize::from).collect()).unwrap_or_default()
+            let v = if segments {
+                d.array_segments_as_uint_16_vector()
+            } else {
+                d.array_indices_as_uint_16_vector()
+            };
+            v.and_then(|v| v.values())
+                .map(|v| v.iter().map(usize::from).collect())
+                .unwrap_or_default()
         }
         fb::SparseIndexVector::Uint8Vector => {
-            let v = if segments { d.array_segments_as_uint_8_vector() } else { d.array_indices_as_uint_8_vector() };
-            v.and_then(|v| v.values()).map(|v| v.iter().map(usize::from).collect()).unwrap_or_default()
+            let v = if segments {
+                d.array_segments_as_uint_8_vector()
+            } else {
+                d.array_indices_as_uint_8_vector()
+            };
+            v.and_then(|v| v.values())
+                .map(|v| v.iter().map(usize::from).collect())
+                .unwrap_or_default()
         }
         _ => return Err("sparsity: missing index vector".into()),
     };
@@ -538,9 +693,14 @@ fn read_sparsity(sp: &fb::SparsityParameters<'_>) -> Result<Sparsity, String> {
     let traversal_order = to_usize(sp.traversal_order())?;
     let block_map = to_usize(sp.block_map())?;
     let mut levels = Vec::new();
-    for d in sp.dim_metadata().map(|v| v.iter().collect::<Vec<_>>()).unwrap_or_default() {
+    for d in sp
+        .dim_metadata()
+        .map(|v| v.iter().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
         if d.format() == fb::DimensionType::DENSE {
-            let size = usize::try_from(d.dense_size()).map_err(|_| "sparsity: negative dense size".to_string())?;
+            let size = usize::try_from(d.dense_size())
+                .map_err(|_| "sparsity: negative dense size".to_string())?;
             levels.push(Level::Dense { size });
         } else {
             let segments = index_vector(d.array_segments_type(), d.array_segments(), &d, true)?;
@@ -548,7 +708,11 @@ fn read_sparsity(sp: &fb::SparsityParameters<'_>) -> Result<Sparsity, String> {
             levels.push(Level::Sparse { segments, indices });
         }
     }
-    Ok(Sparsity { traversal_order, block_map, levels })
+    Ok(Sparsity {
+        traversal_order,
+        block_map,
+        levels,
+    })
 }
 
 fn padding(p: fb::Padding) -> Result<Padding, String> {
@@ -566,7 +730,10 @@ fn activation(a: fb::ActivationFunctionType) -> Result<Activation, String> {
         fb::ActivationFunctionType::RELU_N1_TO_1 => Ok(Activation::ReluN1To1),
         fb::ActivationFunctionType::RELU6 => Ok(Activation::Relu6),
         fb::ActivationFunctionType::TANH => Ok(Activation::Tanh),
-        other => Err(format!("fused activation code {} is not supported", other.0)),
+        other => Err(format!(
+            "fused activation code {} is not supported",
+            other.0
+        )),
     }
 }
 
@@ -595,7 +762,10 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
             let x = opts!(builtin_options_as_conv_2_doptions).ok_or("CONV_2D has no options")?;
             Op::Conv2d(Conv2dAttrs {
                 padding: padding(x.padding())?,
-                stride: [positive(x.stride_h(), "stride_h")?, positive(x.stride_w(), "stride_w")?],
+                stride: [
+                    positive(x.stride_h(), "stride_h")?,
+                    positive(x.stride_w(), "stride_w")?,
+                ],
                 dilation: [
                     positive(x.dilation_h_factor(), "dilation_h_factor")?,
                     positive(x.dilation_w_factor(), "dilation_w_factor")?,
@@ -609,7 +779,10 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
                 .ok_or("DEPTHWISE_CONV_2D has no options")?;
             Op::DepthwiseConv2d(DepthwiseConv2dAttrs {
                 padding: padding(x.padding())?,
-                stride: [positive(x.stride_h(), "stride_h")?, positive(x.stride_w(), "stride_w")?],
+                stride: [
+                    positive(x.stride_h(), "stride_h")?,
+                    positive(x.stride_w(), "stride_w")?,
+                ],
                 dilation: [
                     positive(x.dilation_h_factor(), "dilation_h_factor")?,
                     positive(x.dilation_w_factor(), "dilation_w_factor")?,
@@ -620,10 +793,14 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
             })
         }
         OpKind::TransposeConv => {
-            let x = opts!(builtin_options_as_transpose_conv_options).ok_or("TRANSPOSE_CONV has no options")?;
+            let x = opts!(builtin_options_as_transpose_conv_options)
+                .ok_or("TRANSPOSE_CONV has no options")?;
             Op::TransposeConv(TransposeConvAttrs {
                 padding: padding(x.padding())?,
-                stride: [positive(x.stride_h(), "stride_h")?, positive(x.stride_w(), "stride_w")?],
+                stride: [
+                    positive(x.stride_h(), "stride_h")?,
+                    positive(x.stride_w(), "stride_w")?,
+                ],
                 act: activation(x.fused_activation_function())?,
             })
         }
@@ -634,13 +811,22 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
                         return Err("shuffled FULLY_CONNECTED weights are not supported".into());
                     }
                     if x.asymmetric_quantize_inputs() {
-                        return Err("hybrid FULLY_CONNECTED (asymmetric_quantize_inputs) is not supported".into());
+                        return Err(
+                            "hybrid FULLY_CONNECTED (asymmetric_quantize_inputs) is not supported"
+                                .into(),
+                        );
                     }
-                    (activation(x.fused_activation_function())?, x.keep_num_dims())
+                    (
+                        activation(x.fused_activation_function())?,
+                        x.keep_num_dims(),
+                    )
                 }
                 None => (Activation::None, false),
             };
-            Op::FullyConnected(FullyConnectedAttrs { act, keep_num_dims: keep })
+            Op::FullyConnected(FullyConnectedAttrs {
+                act,
+                keep_num_dims: keep,
+            })
         }
         OpKind::Add => Op::Add(FusedActAttrs {
             act: match opts!(builtin_options_as_add_options) {
@@ -673,14 +859,21 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
         OpKind::Sqrt => Op::Sqrt(NoAttrs),
         OpKind::Exp => Op::Exp(NoAttrs),
         OpKind::Concatenation => {
-            let x = opts!(builtin_options_as_concatenation_options).ok_or("CONCATENATION has no options")?;
-            Op::Concatenation(ConcatAttrs { axis: x.axis(), act: activation(x.fused_activation_function())? })
+            let x = opts!(builtin_options_as_concatenation_options)
+                .ok_or("CONCATENATION has no options")?;
+            Op::Concatenation(ConcatAttrs {
+                axis: x.axis(),
+                act: activation(x.fused_activation_function())?,
+            })
         }
         OpKind::AveragePool2d | OpKind::MaxPool2d => {
             let x = opts!(builtin_options_as_pool_2_doptions).ok_or("pool has no options")?;
             let a = Pool2dAttrs {
                 padding: padding(x.padding())?,
-                stride: [positive(x.stride_h(), "stride_h")?, positive(x.stride_w(), "stride_w")?],
+                stride: [
+                    positive(x.stride_h(), "stride_h")?,
+                    positive(x.stride_w(), "stride_w")?,
+                ],
                 filter: [
                     positive(x.filter_height(), "filter_height")?,
                     positive(x.filter_width(), "filter_width")?,
@@ -694,7 +887,9 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
             }
         }
         OpKind::Mean | OpKind::Sum | OpKind::ReduceMax => {
-            let keep_dims = opts!(builtin_options_as_reducer_options).map(|x| x.keep_dims()).unwrap_or(false);
+            let keep_dims = opts!(builtin_options_as_reducer_options)
+                .map(|x| x.keep_dims())
+                .unwrap_or(false);
             let a = ReduceAttrs { keep_dims };
             match kind {
                 OpKind::Mean => Op::Mean(a),
@@ -735,19 +930,29 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
         }
         OpKind::Split => {
             let x = opts!(builtin_options_as_split_options).ok_or("SPLIT has no options")?;
-            Op::Split(SplitAttrs { num_splits: positive(x.num_splits(), "num_splits")? })
+            Op::Split(SplitAttrs {
+                num_splits: positive(x.num_splits(), "num_splits")?,
+            })
         }
         OpKind::SplitV => {
             let x = opts!(builtin_options_as_split_voptions).ok_or("SPLIT_V has no options")?;
-            Op::SplitV(SplitAttrs { num_splits: positive(x.num_splits(), "num_splits")? })
+            Op::SplitV(SplitAttrs {
+                num_splits: positive(x.num_splits(), "num_splits")?,
+            })
         }
         OpKind::Pack => {
             let x = opts!(builtin_options_as_pack_options).ok_or("PACK has no options")?;
-            Op::Pack(PackAttrs { count: positive(x.values_count(), "values_count")?, axis: x.axis() })
+            Op::Pack(PackAttrs {
+                count: positive(x.values_count(), "values_count")?,
+                axis: x.axis(),
+            })
         }
         OpKind::Unpack => {
             let x = opts!(builtin_options_as_unpack_options).ok_or("UNPACK has no options")?;
-            Op::Unpack(PackAttrs { count: positive(x.num(), "num")?, axis: x.axis() })
+            Op::Unpack(PackAttrs {
+                count: positive(x.num(), "num")?,
+                axis: x.axis(),
+            })
         }
         OpKind::Gather => {
             let x = opts!(builtin_options_as_gather_options);
@@ -764,7 +969,9 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
             Op::Shape(OutTypeAttrs { out })
         }
         OpKind::Softmax => Op::Softmax(SoftmaxAttrs {
-            beta: opts!(builtin_options_as_softmax_options).map(|x| x.beta()).unwrap_or(1.0),
+            beta: opts!(builtin_options_as_softmax_options)
+                .map(|x| x.beta())
+                .unwrap_or(1.0),
         }),
         OpKind::LogSoftmax => Op::LogSoftmax(NoAttrs),
         OpKind::Logistic => Op::Logistic(NoAttrs),
@@ -773,7 +980,9 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
         OpKind::Relu6 => Op::Relu6(NoAttrs),
         OpKind::ReluN1To1 => Op::ReluN1To1(NoAttrs),
         OpKind::LeakyRelu => Op::LeakyRelu(LeakyReluAttrs {
-            alpha: opts!(builtin_options_as_leaky_relu_options).map(|x| x.alpha()).unwrap_or(0.2),
+            alpha: opts!(builtin_options_as_leaky_relu_options)
+                .map(|x| x.alpha())
+                .unwrap_or(0.2),
         }),
         OpKind::Prelu => Op::Prelu(NoAttrs),
         OpKind::HardSwish => Op::HardSwish(NoAttrs),
@@ -796,12 +1005,18 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
             })
         }
         OpKind::DepthToSpace => {
-            let x = opts!(builtin_options_as_depth_to_space_options).ok_or("DEPTH_TO_SPACE has no options")?;
-            Op::DepthToSpace(BlockAttrs { block_size: positive(x.block_size(), "block_size")? })
+            let x = opts!(builtin_options_as_depth_to_space_options)
+                .ok_or("DEPTH_TO_SPACE has no options")?;
+            Op::DepthToSpace(BlockAttrs {
+                block_size: positive(x.block_size(), "block_size")?,
+            })
         }
         OpKind::SpaceToDepth => {
-            let x = opts!(builtin_options_as_space_to_depth_options).ok_or("SPACE_TO_DEPTH has no options")?;
-            Op::SpaceToDepth(BlockAttrs { block_size: positive(x.block_size(), "block_size")? })
+            let x = opts!(builtin_options_as_space_to_depth_options)
+                .ok_or("SPACE_TO_DEPTH has no options")?;
+            Op::SpaceToDepth(BlockAttrs {
+                block_size: positive(x.block_size(), "block_size")?,
+            })
         }
         OpKind::ArgMax => Op::ArgMax(OutTypeAttrs {
             out: match opts!(builtin_options_as_arg_max_options) {
@@ -824,24 +1039,89 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
 /// Names of TFLite builtins mvcc does not support, for messages.
 fn fb_builtin_name(code: i32) -> Option<&'static str> {
     const NAMES: &[(i32, &str)] = &[
-        (7, "EMBEDDING_LOOKUP"), (8, "FLOOR"), (10, "HASHTABLE_LOOKUP"), (12, "L2_POOL_2D"),
-        (13, "LOCAL_RESPONSE_NORMALIZATION"), (15, "LSH_PROJECTION"), (16, "LSTM"), (24, "RNN"),
-        (27, "SVDF"), (29, "CONCAT_EMBEDDINGS"), (30, "SKIP_GRAM"), (31, "CALL"), (33, "EMBEDDING_LOOKUP_SPARSE"),
-        (35, "UNIDIRECTIONAL_SEQUENCE_RNN"), (37, "BATCH_TO_SPACE_ND"), (38, "SPACE_TO_BATCH_ND"),
-        (44, "UNIDIRECTIONAL_SEQUENCE_LSTM"), (46, "BIDIRECTIONAL_SEQUENCE_RNN"), (48, "TOPK_V2"),
-        (51, "DELEGATE"), (52, "BIDIRECTIONAL_SEQUENCE_LSTM"), (58, "LESS"), (59, "NEG"), (61, "GREATER"),
-        (62, "GREATER_EQUAL"), (63, "LESS_EQUAL"), (64, "SELECT"), (66, "SIN"), (68, "SPARSE_TO_DENSE"),
-        (69, "TILE"), (71, "EQUAL"), (72, "NOT_EQUAL"), (73, "LOG"), (78, "POW"), (79, "ARG_MIN"),
-        (80, "FAKE_QUANT"), (81, "REDUCE_PROD"), (84, "LOGICAL_OR"), (85, "ONE_HOT"), (86, "LOGICAL_AND"),
-        (87, "LOGICAL_NOT"), (89, "REDUCE_MIN"), (90, "FLOOR_DIV"), (91, "REDUCE_ANY"), (92, "SQUARE"),
-        (93, "ZEROS_LIKE"), (94, "FILL"), (95, "FLOOR_MOD"), (96, "RANGE"), (101, "ABS"), (103, "UNIQUE"),
-        (104, "CEIL"), (105, "REVERSE_V2"), (106, "ADD_N"), (107, "GATHER_ND"), (108, "COS"), (109, "WHERE"),
-        (110, "RANK"), (111, "ELU"), (112, "REVERSE_SEQUENCE"), (113, "MATRIX_DIAG"), (115, "MATRIX_SET_DIAG"),
-        (116, "ROUND"), (118, "IF"), (119, "WHILE"), (120, "NON_MAX_SUPPRESSION_V4"),
-        (121, "NON_MAX_SUPPRESSION_V5"), (122, "SCATTER_ND"), (123, "SELECT_V2"), (125, "SEGMENT_SUM"),
-        (126, "BATCH_MATMUL"), (128, "CUMSUM"), (129, "CALL_ONCE"), (130, "BROADCAST_TO"), (131, "RFFT2D"),
-        (132, "CONV_3D"), (140, "REDUCE_ALL"), (141, "CONV_3D_TRANSPOSE"), (145, "BROADCAST_ARGS"),
-        (150, "GELU"), (151, "DYNAMIC_UPDATE_SLICE"), (152, "RELU_0_TO_1"), (158, "SIGN"),
+        (7, "EMBEDDING_LOOKUP"),
+        (8, "FLOOR"),
+        (10, "HASHTABLE_LOOKUP"),
+        (12, "L2_POOL_2D"),
+        (13, "LOCAL_RESPONSE_NORMALIZATION"),
+        (15, "LSH_PROJECTION"),
+        (16, "LSTM"),
+        (24, "RNN"),
+        (27, "SVDF"),
+        (29, "CONCAT_EMBEDDINGS"),
+        (30, "SKIP_GRAM"),
+        (31, "CALL"),
+        (33, "EMBEDDING_LOOKUP_SPARSE"),
+        (35, "UNIDIRECTIONAL_SEQUENCE_RNN"),
+        (37, "BATCH_TO_SPACE_ND"),
+        (38, "SPACE_TO_BATCH_ND"),
+        (44, "UNIDIRECTIONAL_SEQUENCE_LSTM"),
+        (46, "BIDIRECTIONAL_SEQUENCE_RNN"),
+        (48, "TOPK_V2"),
+        (51, "DELEGATE"),
+        (52, "BIDIRECTIONAL_SEQUENCE_LSTM"),
+        (58, "LESS"),
+        (59, "NEG"),
+        (61, "GREATER"),
+        (62, "GREATER_EQUAL"),
+        (63, "LESS_EQUAL"),
+        (64, "SELECT"),
+        (66, "SIN"),
+        (68, "SPARSE_TO_DENSE"),
+        (69, "TILE"),
+        (71, "EQUAL"),
+        (72, "NOT_EQUAL"),
+        (73, "LOG"),
+        (78, "POW"),
+        (79, "ARG_MIN"),
+        (80, "FAKE_QUANT"),
+        (81, "REDUCE_PROD"),
+        (84, "LOGICAL_OR"),
+        (85, "ONE_HOT"),
+        (86, "LOGICAL_AND"),
+        (87, "LOGICAL_NOT"),
+        (89, "REDUCE_MIN"),
+        (90, "FLOOR_DIV"),
+        (91, "REDUCE_ANY"),
+        (92, "SQUARE"),
+        (93, "ZEROS_LIKE"),
+        (94, "FILL"),
+        (95, "FLOOR_MOD"),
+        (96, "RANGE"),
+        (101, "ABS"),
+        (103, "UNIQUE"),
+        (104, "CEIL"),
+        (105, "REVERSE_V2"),
+        (106, "ADD_N"),
+        (107, "GATHER_ND"),
+        (108, "COS"),
+        (109, "WHERE"),
+        (110, "RANK"),
+        (111, "ELU"),
+        (112, "REVERSE_SEQUENCE"),
+        (113, "MATRIX_DIAG"),
+        (115, "MATRIX_SET_DIAG"),
+        (116, "ROUND"),
+        (118, "IF"),
+        (119, "WHILE"),
+        (120, "NON_MAX_SUPPRESSION_V4"),
+        (121, "NON_MAX_SUPPRESSION_V5"),
+        (122, "SCATTER_ND"),
+        (123, "SELECT_V2"),
+        (125, "SEGMENT_SUM"),
+        (126, "BATCH_MATMUL"),
+        (128, "CUMSUM"),
+        (129, "CALL_ONCE"),
+        (130, "BROADCAST_TO"),
+        (131, "RFFT2D"),
+        (132, "CONV_3D"),
+        (140, "REDUCE_ALL"),
+        (141, "CONV_3D_TRANSPOSE"),
+        (145, "BROADCAST_ARGS"),
+        (150, "GELU"),
+        (151, "DYNAMIC_UPDATE_SLICE"),
+        (152, "RELU_0_TO_1"),
+        (158, "SIGN"),
     ];
     NAMES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
@@ -870,7 +1150,12 @@ fn fold_and_infer(g: &mut Graph) -> Result<()> {
     let mut bad_inputs = vec![false; g.tensors.len()];
     for id in order {
         let node = g.op(id).clone();
-        if node.inputs.iter().flatten().any(|t| bad_inputs.get(t.index()).copied().unwrap_or(true)) {
+        if node
+            .inputs
+            .iter()
+            .flatten()
+            .any(|t| bad_inputs.get(t.index()).copied().unwrap_or(true))
+        {
             for &t in &node.outputs {
                 bad_inputs[t.index()] = true;
             }
@@ -930,7 +1215,11 @@ fn fold_and_infer(g: &mut Graph) -> Result<()> {
         }
         // Fold: SHAPE always (shapes are static); DENSIFY; any op on integer constants producing
         // integers (shape arithmetic).
-        let all_const = node.inputs.iter().flatten().all(|t| g.tensor(*t).is_const());
+        let all_const = node
+            .inputs
+            .iter()
+            .flatten()
+            .all(|t| g.tensor(*t).is_const());
         let int_outputs = node
             .outputs
             .iter()
@@ -953,9 +1242,18 @@ fn fold_and_infer(g: &mut Graph) -> Result<()> {
             .iter()
             .map(|t| t.and_then(|t| g.tensor(t).data.as_ref().map(|d| Buf::from_bytes(d))))
             .collect();
-        let outputs = node.outputs.iter().map(|&t| Buf::zeroed(g.tensor(t).byte_len())).collect();
+        let outputs = node
+            .outputs
+            .iter()
+            .map(|&t| Buf::zeroed(g.tensor(t).byte_len()))
+            .collect();
         let result = {
-            let mut cx = EvalCx { graph: g, node: g.op(id), inputs: values.iter().map(Option::as_ref).collect(), outputs };
+            let mut cx = EvalCx {
+                graph: g,
+                node: g.op(id),
+                inputs: values.iter().map(Option::as_ref).collect(),
+                outputs,
+            };
             ops::eval(&mut cx).map(|()| std::mem::take(&mut cx.outputs))
         };
         match result {

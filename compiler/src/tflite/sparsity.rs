@@ -11,7 +11,10 @@ pub(crate) enum Level {
     /// Every index `0..size` is present.
     Dense { size: usize },
     /// Compressed: `segments[p]..segments[p+1]` index into `indices` for parent position `p`.
-    Sparse { segments: Vec<usize>, indices: Vec<usize> },
+    Sparse {
+        segments: Vec<usize>,
+        indices: Vec<usize>,
+    },
 }
 
 /// Sparsity parameters, decoded from the FlatBuffer.
@@ -61,7 +64,9 @@ pub(crate) fn densify(
         if d >= n {
             match &sp.levels[level] {
                 Level::Dense { size } => block_size[d - n] = *size,
-                Level::Sparse { .. } => return Err("sparsity: block dimensions must be dense".into()),
+                Level::Sparse { .. } => {
+                    return Err("sparsity: block dimensions must be dense".into())
+                }
             }
         }
     }
@@ -79,13 +84,23 @@ pub(crate) fn densify(
     }
     let frame_for = |level: usize, prev: usize| -> Result<Frame, String> {
         match &sp.levels[level] {
-            Level::Dense { size } => Ok(Frame { level, cur: 0, end: *size, prev }),
+            Level::Dense { size } => Ok(Frame {
+                level,
+                cur: 0,
+                end: *size,
+                prev,
+            }),
             Level::Sparse { segments, indices } => {
                 let (a, b) = match (segments.get(prev), segments.get(prev + 1)) {
                     (Some(&a), Some(&b)) if a <= b && b <= indices.len() => (a, b),
                     _ => return Err("sparsity: array segments out of range".into()),
                 };
-                Ok(Frame { level, cur: a, end: b, prev })
+                Ok(Frame {
+                    level,
+                    cur: a,
+                    end: b,
+                    prev,
+                })
             }
         }
     };
@@ -125,13 +140,17 @@ pub(crate) fn densify(
             flat = flat * shape[d] + o;
         }
         if src >= count {
-            return Err("sparsity: the metadata addresses more values than the buffer holds".into());
+            return Err(
+                "sparsity: the metadata addresses more values than the buffer holds".into(),
+            );
         }
         out[flat * elem..(flat + 1) * elem].copy_from_slice(&values[src * elem..(src + 1) * elem]);
         src += 1;
     }
     if src != count {
-        return Err(format!("sparsity: the buffer holds {count} values, the metadata uses {src}"));
+        return Err(format!(
+            "sparsity: the buffer holds {count} values, the metadata uses {src}"
+        ));
     }
     Ok(out)
 }
@@ -148,7 +167,10 @@ mod tests {
             block_map: vec![],
             levels: vec![
                 Level::Dense { size: 2 },
-                Level::Sparse { segments: vec![0, 1, 2], indices: vec![0, 2] },
+                Level::Sparse {
+                    segments: vec![0, 1, 2],
+                    indices: vec![0, 2],
+                },
             ],
         };
         let out = densify(&sp, &[2, 3], &[1, 2], 1).unwrap();
@@ -162,7 +184,10 @@ mod tests {
             block_map: vec![],
             levels: vec![
                 Level::Dense { size: 2 },
-                Level::Sparse { segments: vec![0, 5, 2], indices: vec![0, 2] },
+                Level::Sparse {
+                    segments: vec![0, 5, 2],
+                    indices: vec![0, 2],
+                },
             ],
         };
         assert!(densify(&sp, &[2, 3], &[1, 2], 1).is_err());

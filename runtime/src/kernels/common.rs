@@ -66,7 +66,10 @@ pub struct ActF32 {
 
 impl ActF32 {
     /// No clamping.
-    pub const NONE: ActF32 = ActF32 { min: f32::MIN, max: f32::MAX };
+    pub const NONE: ActF32 = ActF32 {
+        min: f32::MIN,
+        max: f32::MAX,
+    };
 
     /// TFLite's `ActivationFunctionWithMinMax`: `min(max(x, min), max)`.
     #[inline]

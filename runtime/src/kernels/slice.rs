@@ -61,7 +61,7 @@ impl SliceParams {
         self.out_shape[..self.rank].iter().product()
     }
 
-    /// Whether every input index the walk visits is below `input_len` (so [`slice`] stays inside
+    /// Whether every input index the walk visits is below `input_len` (so [`slice()`] stays inside
     /// an input of that length).
     pub fn fits(&self, input_len: usize) -> bool {
         if self.out_len() == 0 {
