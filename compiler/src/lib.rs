@@ -3,10 +3,16 @@
 //! # Pipeline
 //!
 //! ```text
-//! model.tflite ──tflite::read──▶ ir::Graph ──ir::verify──▶ (passes, lowering, plan: later issues)
-//!                                     │
-//!                                     └──interp::Interpreter──▶ outputs (the reference execution)
+//! model.tflite ─tflite::import─▶ ir::Graph ─passes::optimize─▶ ir::Graph ─lower::lower─▶ Program
+//!                (verified)                  (verified after                               │
+//!                                             every pass)                      plan::plan ─┤
+//!                                                                                          ▼
+//!                                          interp::Interpreter (Program + Plan) ─▶ outputs
 //! ```
+//!
+//! [`load_model`] imports; [`interp::compile`] runs passes, lowering and planning; the
+//! interpreter executes the result inside its one arena with the runtime's reference kernels.
+//! Back ends consume the same [`lower::Program`] and [`plan::Plan`].
 //!
 //! # Invariants
 //!
@@ -14,7 +20,9 @@
 //!    import.
 //! 2. Nothing derived from a model file panics, hangs or allocates without bound: every failure is
 //!    an [`Error`] listing every [`error::Problem`] with its [`error::Location`].
-//! 3. Integer arithmetic is that of TFLite's reference kernels, bit for bit.
+//! 3. Integer arithmetic is that of TFLite's reference kernels, bit for bit; parameters are
+//!    computed once, at lowering, into the runtime's parameter structs.
+//! 4. Output is deterministic: the same model and options give the same program and plan.
 #![warn(missing_docs)]
 
 pub mod error;
