@@ -6,9 +6,9 @@ use mvcc_runtime::kernels::arg_max::{self as k, ArgIndex, ArgMaxParams};
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::interp::{Buf, StepIo};
+use crate::interp::StepIo;
 use crate::ir::{DType, OutTypeAttrs, Shape};
-use crate::lower::{LowerCx, Origin, Step};
+use crate::lower::{LowerCx, Step};
 
 /// The resolved axis.
 fn axis(cx: &InferCx<'_>, rank: usize) -> Result<usize> {
@@ -73,20 +73,8 @@ pub fn arg_max_kernel(cx: &InferCx<'_>) -> Result<Kernel> {
 /// ARG_MAX.
 pub fn eval_arg_max(cx: &mut EvalCx<'_>, _a: &OutTypeAttrs) -> Result<()> {
     let kernel = arg_max_kernel(&cx.infer_cx())?;
-    let origin = Origin {
-        ops: cx.node.tflite_index.into_iter().collect(),
-        op: cx.node.op.kind().tflite_name(),
-        tensors: Vec::new(),
-    };
-    let mut io = StepIo {
-        inputs: cx.inputs.clone(),
-        outputs: std::mem::take(&mut cx.outputs),
-        scratch: Buf::zeroed(0),
-        origin: &origin,
-    };
-    let r = kernel.exec(&mut io);
-    cx.outputs = io.outputs;
-    r
+    let inputs = cx.inputs.clone();
+    cx.run_step(inputs, 0, |io| kernel.exec(io))
 }
 
 /// Lowers ARG_MAX to one step reading only the data operand (the axis is in the parameters).

@@ -14,9 +14,9 @@ use mvcc_runtime::kernels::quantize::f32_to_i32_x86;
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::interp::{Buf, StepIo};
+use crate::interp::StepIo;
 use crate::ir::{DType, Shape};
-use crate::lower::{LowerCx, Origin, Step};
+use crate::lower::{LowerCx, Step};
 use crate::quant::qrange;
 
 /// TFLite's `LUTPopulate` for an 8-bit type: `table[input byte] = output byte`.
@@ -121,20 +121,8 @@ pub fn unary_kernel(cx: &InferCx<'_>, logistic_fn: bool) -> Result<Kernel> {
 
 fn eval_unary(cx: &mut EvalCx<'_>, logistic_fn: bool) -> Result<()> {
     let kernel = unary_kernel(&cx.infer_cx(), logistic_fn)?;
-    let origin = Origin {
-        ops: cx.node.tflite_index.into_iter().collect(),
-        op: cx.node.op.kind().tflite_name(),
-        tensors: Vec::new(),
-    };
-    let mut io = StepIo {
-        inputs: cx.inputs.clone(),
-        outputs: std::mem::take(&mut cx.outputs),
-        scratch: Buf::zeroed(0),
-        origin: &origin,
-    };
-    let r = kernel.exec(&mut io);
-    cx.outputs = io.outputs;
-    r
+    let inputs = cx.inputs.clone();
+    cx.run_step(inputs, 0, |io| kernel.exec(io))
 }
 
 /// LOGISTIC.

@@ -185,6 +185,35 @@ pub struct EvalCx<'a> {
 }
 
 impl<'a> EvalCx<'a> {
+    /// Runs `exec` on `inputs` (usually this op's operand values, some possibly replaced by
+    /// lowered data) exactly as the interpreter runs a step: constant folding and the Program
+    /// share one kernel implementation.
+    ///
+    /// # Errors
+    /// The kernel's.
+    pub fn run_step<'b>(
+        &mut self,
+        inputs: Vec<Option<&'b Buf>>,
+        scratch_bytes: usize,
+        exec: impl for<'x> FnOnce(&mut crate::interp::StepIo<'x>) -> Result<()>,
+    ) -> Result<()> {
+        let node = self.node;
+        let origin = crate::lower::Origin {
+            ops: node.tflite_index.into_iter().collect(),
+            op: node.op.kind().tflite_name(),
+            tensors: Vec::new(),
+        };
+        let mut io = crate::interp::StepIo {
+            inputs,
+            outputs: std::mem::take(&mut self.outputs),
+            scratch: Buf::zeroed(scratch_bytes),
+            origin: &origin,
+        };
+        let r = exec(&mut io);
+        self.outputs = io.outputs;
+        r
+    }
+
     /// The shape rule's view of the same op.
     pub fn infer_cx(&self) -> InferCx<'a> {
         InferCx {
@@ -321,21 +350,7 @@ impl<K> Lowered<K> {
                 None => cx.inputs.get(i).copied().flatten(),
             })
             .collect();
-        let node = cx.node;
-        let origin = crate::lower::Origin {
-            ops: node.tflite_index.into_iter().collect(),
-            op: node.op.kind().tflite_name(),
-            tensors: Vec::new(),
-        };
-        let mut io = crate::interp::StepIo {
-            inputs,
-            outputs: std::mem::take(&mut cx.outputs),
-            scratch: Buf::zeroed(self.scratch_bytes),
-            origin: &origin,
-        };
-        let r = exec(&self.kernel, &mut io);
-        cx.outputs = io.outputs;
-        r
+        cx.run_step(inputs, self.scratch_bytes, |io| exec(&self.kernel, io))
     }
 }
 

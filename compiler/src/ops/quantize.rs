@@ -23,9 +23,9 @@ use mvcc_runtime::kernels::quantize::{
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::interp::{Buf, StepIo};
+use crate::interp::StepIo;
 use crate::ir::{DType, OutTypeAttrs, Shape, Tensor};
-use crate::lower::{LowerCx, Origin, Step};
+use crate::lower::{LowerCx, Step};
 use crate::quant::quantize_multiplier;
 
 /// QUANTIZE: float → `int8`/`uint8`, or `int8`/`uint8` → `int8`/`uint8`.
@@ -204,20 +204,8 @@ pub fn cast_kernel(cx: &InferCx<'_>) -> Result<Kernel> {
 
 /// Runs `kernel` on the operands of an evaluation context.
 fn eval_kernel(cx: &mut EvalCx<'_>, kernel: &Kernel) -> Result<()> {
-    let origin = Origin {
-        ops: cx.node.tflite_index.into_iter().collect(),
-        op: cx.node.op.kind().tflite_name(),
-        tensors: Vec::new(),
-    };
-    let mut io = StepIo {
-        inputs: cx.inputs.clone(),
-        outputs: std::mem::take(&mut cx.outputs),
-        scratch: Buf::zeroed(0),
-        origin: &origin,
-    };
-    let r = kernel.exec(&mut io);
-    cx.outputs = io.outputs;
-    r
+    let inputs = cx.inputs.clone();
+    cx.run_step(inputs, 0, |io| kernel.exec(io))
 }
 
 /// QUANTIZE.

@@ -17,9 +17,9 @@ use mvcc_runtime::kernels::reduce::{
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
-use crate::interp::{Buf, StepIo};
+use crate::interp::StepIo;
 use crate::ir::{DType, ReduceAttrs, Shape};
-use crate::lower::{LowerCx, Origin, Step};
+use crate::lower::{LowerCx, Step};
 use crate::quant::quantize_multiplier;
 
 /// The reduced axes, resolved (non-negative, deduplicated, sorted).
@@ -230,20 +230,8 @@ fn reduce_kernel(cx: &InferCx<'_>, which: Which) -> Result<Kernel> {
 
 /// Runs `kernel` on the operands of an evaluation context.
 fn eval_kernel(cx: &mut EvalCx<'_>, kernel: &Kernel) -> Result<()> {
-    let origin = Origin {
-        ops: cx.node.tflite_index.into_iter().collect(),
-        op: cx.node.op.kind().tflite_name(),
-        tensors: Vec::new(),
-    };
-    let mut io = StepIo {
-        inputs: cx.inputs.clone(),
-        outputs: std::mem::take(&mut cx.outputs),
-        scratch: Buf::zeroed(kernel.scratch_bytes()),
-        origin: &origin,
-    };
-    let r = kernel.exec(&mut io);
-    cx.outputs = io.outputs;
-    r
+    let inputs = cx.inputs.clone();
+    cx.run_step(inputs, kernel.scratch_bytes(), |io| kernel.exec(io))
 }
 
 /// MEAN.

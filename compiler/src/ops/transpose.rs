@@ -11,7 +11,7 @@ use super::{EvalCx, InferCx};
 use crate::error::Result;
 use crate::interp::{Buf, StepIo};
 use crate::ir::{DType, Shape, Tensor};
-use crate::lower::{LowerCx, Origin, Step};
+use crate::lower::{LowerCx, Step};
 
 /// The element width a data-movement kernel copies: values are moved as bit patterns, so one
 /// instance per width serves every dtype of that size.
@@ -141,20 +141,7 @@ impl<K> DataKernel<K> {
                 None => return Err(cx.err(format!("input {i} is missing"))),
             }
         }
-        let origin = Origin {
-            ops: cx.node.tflite_index.into_iter().collect(),
-            op: cx.node.op.kind().tflite_name(),
-            tensors: Vec::new(),
-        };
-        let mut io = StepIo {
-            inputs,
-            outputs: std::mem::take(&mut cx.outputs),
-            scratch: Buf::zeroed(0),
-            origin: &origin,
-        };
-        let r = exec(&self.kernel, &mut io);
-        cx.outputs = io.outputs;
-        r
+        cx.run_step(inputs, 0, |io| exec(&self.kernel, io))
     }
 }
 
