@@ -745,6 +745,11 @@ fn positive(v: i32, what: &str) -> Result<usize, String> {
     }
 }
 
+/// An `[h, w]` pair of positive options (strides, dilations, filter sizes).
+fn pair(h: i32, w: i32, names: [&str; 2]) -> Result<[usize; 2], String> {
+    Ok([positive(h, names[0])?, positive(w, names[1])?])
+}
+
 fn elem_dtype(t: fb::TensorType) -> Result<DType, String> {
     dtype_of(t).ok_or_else(|| format!("element type {} is not supported", dtype_name(t)))
 }
@@ -762,14 +767,12 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
             let x = opts!(builtin_options_as_conv_2_doptions).ok_or("CONV_2D has no options")?;
             Op::Conv2d(Conv2dAttrs {
                 padding: padding(x.padding())?,
-                stride: [
-                    positive(x.stride_h(), "stride_h")?,
-                    positive(x.stride_w(), "stride_w")?,
-                ],
-                dilation: [
-                    positive(x.dilation_h_factor(), "dilation_h_factor")?,
-                    positive(x.dilation_w_factor(), "dilation_w_factor")?,
-                ],
+                stride: pair(x.stride_h(), x.stride_w(), ["stride_h", "stride_w"])?,
+                dilation: pair(
+                    x.dilation_h_factor(),
+                    x.dilation_w_factor(),
+                    ["dilation_h_factor", "dilation_w_factor"],
+                )?,
                 act: activation(x.fused_activation_function())?,
                 residual: None,
             })
@@ -779,14 +782,12 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
                 .ok_or("DEPTHWISE_CONV_2D has no options")?;
             Op::DepthwiseConv2d(DepthwiseConv2dAttrs {
                 padding: padding(x.padding())?,
-                stride: [
-                    positive(x.stride_h(), "stride_h")?,
-                    positive(x.stride_w(), "stride_w")?,
-                ],
-                dilation: [
-                    positive(x.dilation_h_factor(), "dilation_h_factor")?,
-                    positive(x.dilation_w_factor(), "dilation_w_factor")?,
-                ],
+                stride: pair(x.stride_h(), x.stride_w(), ["stride_h", "stride_w"])?,
+                dilation: pair(
+                    x.dilation_h_factor(),
+                    x.dilation_w_factor(),
+                    ["dilation_h_factor", "dilation_w_factor"],
+                )?,
                 // Ignored by TFLite since 2.x (derived from shapes); 0 means "derive".
                 depth_multiplier: usize::try_from(x.depth_multiplier()).unwrap_or(0),
                 act: activation(x.fused_activation_function())?,
@@ -797,10 +798,7 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
                 .ok_or("TRANSPOSE_CONV has no options")?;
             Op::TransposeConv(TransposeConvAttrs {
                 padding: padding(x.padding())?,
-                stride: [
-                    positive(x.stride_h(), "stride_h")?,
-                    positive(x.stride_w(), "stride_w")?,
-                ],
+                stride: pair(x.stride_h(), x.stride_w(), ["stride_h", "stride_w"])?,
                 act: activation(x.fused_activation_function())?,
             })
         }
@@ -870,14 +868,12 @@ fn op_from_options(kind: OpKind, o: &fb::Operator<'_>) -> Result<Op, String> {
             let x = opts!(builtin_options_as_pool_2_doptions).ok_or("pool has no options")?;
             let a = Pool2dAttrs {
                 padding: padding(x.padding())?,
-                stride: [
-                    positive(x.stride_h(), "stride_h")?,
-                    positive(x.stride_w(), "stride_w")?,
-                ],
-                filter: [
-                    positive(x.filter_height(), "filter_height")?,
-                    positive(x.filter_width(), "filter_width")?,
-                ],
+                stride: pair(x.stride_h(), x.stride_w(), ["stride_h", "stride_w"])?,
+                filter: pair(
+                    x.filter_height(),
+                    x.filter_width(),
+                    ["filter_height", "filter_width"],
+                )?,
                 act: activation(x.fused_activation_function())?,
             };
             if kind == OpKind::AveragePool2d {

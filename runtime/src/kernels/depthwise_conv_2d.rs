@@ -31,19 +31,30 @@ impl DepthwiseConv2dParams {
 /// index of the input pixel's first channel and the index of the tap's first filter element.
 #[inline]
 fn for_each_tap(g: &ConvGeometry, b: usize, oy: usize, ox: usize, mut f: impl FnMut(usize, usize)) {
-    for fy in 0..g.filter_h {
-        let iy = (oy * g.stride[0] + fy * g.dilation[0]) as isize - g.pad[0] as isize;
-        if iy < 0 || iy as usize >= g.in_h {
-            continue;
+    for_each_tap_padded(g, b, oy, ox, |xi, tap| {
+        if let Some(xi) = xi {
+            f(xi, tap * g.out_c);
         }
-        for fx in 0..g.filter_w {
-            let ix = (ox * g.stride[1] + fx * g.dilation[1]) as isize - g.pad[1] as isize;
-            if ix < 0 || ix as usize >= g.in_w {
-                continue;
+    });
+}
+
+/// Calls `f(o, ic, oc)` for every output element, in TFLite's order (batch, row, column, input
+/// channel, multiplier): `o` is the index of the output pixel's first channel, `(b, oy, ox)` its
+/// position, `oc = ic · depth_multiplier + j` the output channel.
+#[inline]
+fn for_each_output(p: &DepthwiseConv2dParams, mut f: impl FnMut([usize; 3], usize, usize, usize)) {
+    let g = &p.geom;
+    let m = p.depth_multiplier;
+    for b in 0..g.batches {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                let o = ((b * g.out_h + oy) * g.out_w + ox) * g.out_c;
+                for ic in 0..g.in_c {
+                    for j in 0..m {
+                        f([b, oy, ox], o, ic, ic * m + j);
+                    }
+                }
             }
-            let xi = ((b * g.in_h + iy as usize) * g.in_w + ix as usize) * g.in_c;
-            let wi = (fy * g.filter_w + fx) * g.out_c;
-            f(xi, wi);
         }
     }
 }
@@ -58,25 +69,14 @@ pub fn depthwise_conv_2d_f32(
     output: &mut [f32],
 ) {
     let g = &p.geom;
-    let m = p.depth_multiplier;
-    for b in 0..g.batches {
-        for oy in 0..g.out_h {
-            for ox in 0..g.out_w {
-                let o = ((b * g.out_h + oy) * g.out_w + ox) * g.out_c;
-                for ic in 0..g.in_c {
-                    for j in 0..m {
-                        let oc = ic * m + j;
-                        let mut total = 0.0f32;
-                        for_each_tap(g, b, oy, ox, |xi, wi| {
-                            total += input[xi + ic] * filter[wi + oc]
-                        });
-                        let bias_value = bias.map_or(0.0, |bv| bv[oc]);
-                        output[o + oc] = act.apply(total + bias_value);
-                    }
-                }
-            }
-        }
-    }
+    for_each_output(p, |[b, oy, ox], o, ic, oc| {
+        let mut total = 0.0f32;
+        for_each_tap(g, b, oy, ox, |xi, wi| {
+            total += input[xi + ic] * filter[wi + oc]
+        });
+        let bias_value = bias.map_or(0.0, |bv| bv[oc]);
+        output[o + oc] = act.apply(total + bias_value);
+    });
 }
 
 /// Quantized DEPTHWISE_CONV_2D (int8 per-channel and legacy uint8):
@@ -94,30 +94,19 @@ pub fn depthwise_conv_2d_q<T: Quantized, W: Quantized>(
     output: &mut [T],
 ) {
     let g = &p.geom;
-    let m = p.depth_multiplier;
-    for b in 0..g.batches {
-        for oy in 0..g.out_h {
-            for ox in 0..g.out_w {
-                let o = ((b * g.out_h + oy) * g.out_w + ox) * g.out_c;
-                for ic in 0..g.in_c {
-                    for j in 0..m {
-                        let oc = ic * m + j;
-                        let mut acc: i32 = 0;
-                        for_each_tap(g, b, oy, ox, |xi, wi| {
-                            let xv = input[xi + ic].to_i32().wrapping_add(q.input_offset);
-                            let wv = filter[wi + oc].to_i32().wrapping_add(q.filter_offset);
-                            acc = acc.wrapping_add(wv.wrapping_mul(xv));
-                        });
-                        if let Some(bv) = bias {
-                            acc = acc.wrapping_add(bv[oc]);
-                        }
-                        let v = requant[oc].apply(acc).wrapping_add(q.output_offset);
-                        output[o + oc] = T::from_i32_saturating(q.act.apply(v));
-                    }
-                }
-            }
+    for_each_output(p, |[b, oy, ox], o, ic, oc| {
+        let mut acc: i32 = 0;
+        for_each_tap(g, b, oy, ox, |xi, wi| {
+            let xv = input[xi + ic].to_i32().wrapping_add(q.input_offset);
+            let wv = filter[wi + oc].to_i32().wrapping_add(q.filter_offset);
+            acc = acc.wrapping_add(wv.wrapping_mul(xv));
+        });
+        if let Some(bv) = bias {
+            acc = acc.wrapping_add(bv[oc]);
         }
-    }
+        let v = requant[oc].apply(acc).wrapping_add(q.output_offset);
+        output[o + oc] = T::from_i32_saturating(q.act.apply(v));
+    });
 }
 
 /// Calls `f(x_index, tap)` for every filter tap of output pixel `(b, oy, ox)`, padding taps
@@ -155,27 +144,16 @@ pub fn depthwise_conv_2d_f32_packed(
     output: &mut [f32],
 ) {
     let g = &p.geom;
-    let m = p.depth_multiplier;
     let k = g.filter_h * g.filter_w;
-    for b in 0..g.batches {
-        for oy in 0..g.out_h {
-            for ox in 0..g.out_w {
-                let o = ((b * g.out_h + oy) * g.out_w + ox) * g.out_c;
-                for ic in 0..g.in_c {
-                    for j in 0..m {
-                        let oc = ic * m + j;
-                        let mut total = 0.0f32;
-                        for_each_tap_padded(g, b, oy, ox, |xi, tap| {
-                            if let Some(xi) = xi {
-                                total += input[xi + ic] * filter[blocked_index(oc, tap, k)];
-                            }
-                        });
-                        output[o + oc] = act.apply(total + bias[oc]);
-                    }
-                }
+    for_each_output(p, |[b, oy, ox], o, ic, oc| {
+        let mut total = 0.0f32;
+        for_each_tap_padded(g, b, oy, ox, |xi, tap| {
+            if let Some(xi) = xi {
+                total += input[xi + ic] * filter[blocked_index(oc, tap, k)];
             }
-        }
-    }
+        });
+        output[o + oc] = act.apply(total + bias[oc]);
+    });
 }
 
 /// Quantized DEPTHWISE_CONV_2D on pre-packed weights with the zero-point corrections folded into
@@ -193,32 +171,21 @@ pub fn depthwise_conv_2d_q_packed<T: Quantized, W: Quantized>(
     output: &mut [T],
 ) {
     let g = &p.geom;
-    let m = p.depth_multiplier;
     let k = g.filter_h * g.filter_w;
     let pad_value = q.input_offset.wrapping_neg();
-    for b in 0..g.batches {
-        for oy in 0..g.out_h {
-            for ox in 0..g.out_w {
-                let o = ((b * g.out_h + oy) * g.out_w + ox) * g.out_c;
-                for ic in 0..g.in_c {
-                    for j in 0..m {
-                        let oc = ic * m + j;
-                        let mut acc: i32 = bias[oc];
-                        let mut x_sum: i32 = 0;
-                        for_each_tap_padded(g, b, oy, ox, |xi, tap| {
-                            let xv = xi.map_or(pad_value, |xi| input[xi + ic].to_i32());
-                            let wv = filter[blocked_index(oc, tap, k)].to_i32();
-                            acc = acc.wrapping_add(wv.wrapping_mul(xv));
-                            x_sum = x_sum.wrapping_add(xv);
-                        });
-                        acc = acc.wrapping_add(q.filter_offset.wrapping_mul(x_sum));
-                        let v = requant[oc].apply(acc).wrapping_add(q.output_offset);
-                        output[o + oc] = T::from_i32_saturating(q.act.apply(v));
-                    }
-                }
-            }
-        }
-    }
+    for_each_output(p, |[b, oy, ox], o, ic, oc| {
+        let mut acc: i32 = bias[oc];
+        let mut x_sum: i32 = 0;
+        for_each_tap_padded(g, b, oy, ox, |xi, tap| {
+            let xv = xi.map_or(pad_value, |xi| input[xi + ic].to_i32());
+            let wv = filter[blocked_index(oc, tap, k)].to_i32();
+            acc = acc.wrapping_add(wv.wrapping_mul(xv));
+            x_sum = x_sum.wrapping_add(xv);
+        });
+        acc = acc.wrapping_add(q.filter_offset.wrapping_mul(x_sum));
+        let v = requant[oc].apply(acc).wrapping_add(q.output_offset);
+        output[o + oc] = T::from_i32_saturating(q.act.apply(v));
+    });
 }
 
 #[cfg(test)]
