@@ -25,6 +25,7 @@
 //! 4. Output is deterministic: the same model and options give the same program and plan.
 #![warn(missing_docs)]
 
+pub mod build;
 pub mod error;
 pub mod inspect;
 pub mod interp;
@@ -35,6 +36,7 @@ pub mod ops;
 pub mod passes;
 pub mod plan;
 pub mod quant;
+pub mod rust;
 pub mod tflite;
 
 pub use error::{Error, Result};

@@ -70,6 +70,34 @@ enum Command {
         #[arg(long, default_value_t = 127.5)]
         std: f32,
     },
+    /// Compile a model ahead of time into files.
+    Build {
+        /// The `.tflite` model.
+        model: PathBuf,
+        /// What to write. `rust`: `DIR/NAME.rs` (a Rust module for `include!` or `mod`) and
+        /// `DIR/NAME.weights.bin` (its weights, embedded with `include_bytes!`).
+        #[arg(long, value_enum, default_value_t = Emit::Rust)]
+        emit: Emit,
+        /// The output directory (created if missing).
+        #[arg(short = 'o', long = "out-dir", default_value = ".")]
+        out_dir: PathBuf,
+        /// The model's name in file and item names (default: the file stem, sanitized).
+        #[arg(long)]
+        name: Option<String>,
+        /// Also generate `run_traced`, calling a hook after every step.
+        #[arg(long)]
+        trace: bool,
+        /// The shape of each input, in order, as `1x224x224x3` (for models with dynamic
+        /// dimensions; `-` keeps the file's).
+        #[arg(long = "input-shape")]
+        input_shapes: Vec<String>,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    /// Rust source using `mvcc-runtime`.
+    Rust,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -109,6 +137,15 @@ fn main() -> ExitCode {
             mean,
             std,
         ),
+        Command::Build {
+            model,
+            emit: Emit::Rust,
+            out_dir,
+            name,
+            trace,
+            input_shapes,
+        } => parse_shapes(&input_shapes)
+            .and_then(|shapes| build_rust(&model, &out_dir, name.as_deref(), trace, &shapes)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,6 +154,40 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `1x224x224x3` per input; `-` for the file's shape.
+fn parse_shapes(specs: &[String]) -> Result<Vec<Option<Vec<usize>>>> {
+    specs
+        .iter()
+        .map(|s| {
+            if s == "-" {
+                return Ok(None);
+            }
+            s.split('x')
+                .map(|d| d.trim().parse::<usize>())
+                .collect::<std::result::Result<Vec<usize>, _>>()
+                .map(Some)
+                .map_err(|_| anyhow!("--input-shape {s:?}: expected dimensions like 1x224x224x3"))
+        })
+        .collect()
+}
+
+fn build_rust(
+    model: &Path,
+    dir: &Path,
+    name: Option<&str>,
+    trace: bool,
+    shapes: &[Option<Vec<usize>>],
+) -> Result<()> {
+    let w = mvcc::build::write_rust(model, dir, name, trace, shapes).map_err(|e| anyhow!("{e}"))?;
+    println!(
+        "wrote {} and {} (arena {} bytes)",
+        w.source.display(),
+        w.weights.display(),
+        w.arena_bytes
+    );
+    Ok(())
 }
 
 fn load(path: &Path) -> Result<Graph> {

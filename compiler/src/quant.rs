@@ -4,7 +4,7 @@
 //! Everything here runs in the compiler, never in generated code: the results are constants in
 //! kernel parameters.
 
-use mvcc_runtime::kernels::common::{ActF32, ActQ, Requant};
+use mvcc_kernels::kernels::common::{ActF32, ActQ, Requant};
 
 use crate::ir::{Activation, DType};
 

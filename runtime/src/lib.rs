@@ -3,18 +3,28 @@
 //! mvcc decides everything about a model at compile time (shapes, kernel choice, weight layout,
 //! requantization constants, tensor addresses). What is left for run time lives here:
 //!
-//! - [`kernels`]: one module per op family, each with a parameter struct (every field a
-//!   compile-time constant) and a plain scalar *reference* kernel that follows TensorFlow Lite's
-//!   reference kernel for that op bit for bit. The compiler's interpreter runs these; optimized
-//!   variants and the code back ends are tested against them.
-//! - [`fixedpoint`]: TFLite's integer arithmetic (fixed-point multiplier and shift with its double
-//!   rounding), shared by every quantized kernel.
+//! - [`kernels`] and [`fixedpoint`] (from `mvcc-kernels`, shared with the compiler): one module
+//!   per op family, each with a parameter struct of compile-time constants and a kernel that
+//!   follows TensorFlow Lite's reference kernel bit for bit;
+//! - [`mem`]: the aligned storage and typed views generated code reaches its tensors through;
+//! - [`model`]: [`CompiledModel`], the interface every generated model implements, with its
+//!   inputs' and outputs' metadata;
+//! - with the `macros` feature, [`include_model!`], which compiles a `.tflite` file into Rust at
+//!   build time.
+//!
+//! ```ignore
+//! mod face {
+//!     mvcc_runtime::include_model!("models/face_detection_short_range.tflite");
+//! }
+//! let mut model = face::Model::new();
+//! ```
 //!
 //! # Invariants
 //!
-//! - `#![no_std]`: the core needs neither `alloc` nor `std`; both are additive features.
-//! - Kernels never allocate, never panic on the shapes the compiler checked, and write only their
-//!   output slices.
+//! - `#![no_std]` and no allocation: `alloc` and `std` are additive features (`std` adds
+//!   `std::error::Error` for [`model::RunError`], `alloc` a zeroed boxed arena).
+//! - Generated code does no work at start-up: weights and parameters are `static` data, the arena
+//!   is a zeroed array.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -23,6 +33,12 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod fixedpoint;
-pub mod gemmlowp;
-pub mod kernels;
+pub use mvcc_kernels::{fixedpoint, gemmlowp, kernels};
+
+pub mod mem;
+pub mod model;
+
+pub use model::{CompiledModel, ElementType, Quantization, RunError, TensorInfo};
+
+#[cfg(feature = "macros")]
+pub use mvcc_macros::include_model;

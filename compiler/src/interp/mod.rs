@@ -219,30 +219,11 @@ impl<'p> Interpreter<'p> {
             .iter()
             .map(|&v| Buf::zeroed(p.value(v).bytes))
             .collect();
-        // Which step completes each value: the last one writing into its memory.
-        let mut done_at: Vec<Option<usize>> = vec![None; p.values.len()];
-        if keep {
-            for (si, s) in p.steps.iter().enumerate() {
-                for &o in &s.outputs {
-                    done_at[o.index()] = Some(si);
-                }
-            }
-            // A value sharing memory with others (aliases, concatenation slices) is complete when
-            // every step writing into that memory has run.
-            let roots: Vec<ValueId> = (0..p.values.len())
-                .map(|v| p.root(ValueId(v as u32)).0)
-                .collect();
-            let mut last_write: Vec<Option<usize>> = vec![None; p.values.len()];
-            for (v, root) in roots.iter().enumerate() {
-                if let Some(s) = done_at[v] {
-                    let slot = &mut last_write[root.index()];
-                    *slot = Some(slot.map_or(s, |x: usize| x.max(s)));
-                }
-            }
-            for (v, root) in roots.iter().enumerate() {
-                done_at[v] = last_write[root.index()];
-            }
-        }
+        let done_at = if keep {
+            completion_steps(p)
+        } else {
+            vec![None; p.values.len()]
+        };
         let mut values: Values = vec![None; p.values.len()];
         if keep {
             for &v in &p.inputs {
@@ -304,6 +285,32 @@ impl<'p> Interpreter<'p> {
     pub fn run(&self, inputs: &[Buf]) -> Result<Vec<Buf>> {
         self.run_values(inputs, false).map(|(o, _)| o)
     }
+}
+
+/// For every value, the step after which it is complete: the last step writing into its memory
+/// (a value sharing memory with others, such as an alias or a concatenation slice, is complete
+/// when every step writing into that memory has run); `None` for values no step writes.
+pub fn completion_steps(p: &Program) -> Vec<Option<usize>> {
+    let mut done_at: Vec<Option<usize>> = vec![None; p.values.len()];
+    for (si, s) in p.steps.iter().enumerate() {
+        for &o in &s.outputs {
+            done_at[o.index()] = Some(si);
+        }
+    }
+    let roots: Vec<ValueId> = (0..p.values.len())
+        .map(|v| p.root(ValueId(v as u32)).0)
+        .collect();
+    let mut last_write: Vec<Option<usize>> = vec![None; p.values.len()];
+    for (v, root) in roots.iter().enumerate() {
+        if let Some(s) = done_at[v] {
+            let slot = &mut last_write[root.index()];
+            *slot = Some(slot.map_or(s, |x: usize| x.max(s)));
+        }
+    }
+    for (v, root) in roots.iter().enumerate() {
+        done_at[v] = last_write[root.index()];
+    }
+    done_at
 }
 
 /// Runs one step's kernel.

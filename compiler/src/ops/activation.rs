@@ -10,11 +10,11 @@
 //!   broadcasts against the input and the result has the input's shape;
 //! - HARD_SWISH (`HardSwishPrepare`): two multipliers quantized to Q31 then rounded to Q15.
 
-use mvcc_runtime::kernels::activation::{
+use mvcc_kernels::kernels::activation::{
     self as k, HardSwishQParams, LeakyReluQParams, PreluQParams, ReluQParams,
 };
-use mvcc_runtime::kernels::binary::BroadcastShape;
-use mvcc_runtime::kernels::common::{ActF32, ActQ};
+use mvcc_kernels::kernels::binary::BroadcastShape;
+use mvcc_kernels::kernels::common::{ActF32, ActQ};
 
 use super::binary::broadcast_shape;
 use super::{EvalCx, InferCx, Lowered};
@@ -23,6 +23,7 @@ use crate::interp::StepIo;
 use crate::ir::{DType, LeakyReluAttrs, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::{qrange, quantize_multiplier};
+use crate::rust::step::{rust_type, StepCx};
 
 const TYPES: &[DType] = &[DType::F32, DType::I8, DType::U8];
 
@@ -547,6 +548,94 @@ impl Kernel {
             Kernel::HardSwishF32 => run::<f32>(io, k::hard_swish_f32),
             Kernel::HardSwishQ { dtype, params } => {
                 quantized!(io, dtype, |x, o| k::hard_swish_q(params, x, o))
+            }
+        }
+    }
+}
+
+/// Operand 0 and result 0 as `ty`, checked like [`run`], then the call `path(params…, x, out)`.
+fn emit_one(cx: &mut StepCx<'_>, ty: &str, path: &str, mut args: Vec<String>) -> Result<()> {
+    let x = cx.input(0, ty)?;
+    let out = cx.output(0, ty)?;
+    if out.len != x.len {
+        return Err(cx.err("operand and result sizes differ"));
+    }
+    args.extend([x.expr, out.expr]);
+    cx.call(path, &args);
+    Ok(())
+}
+
+/// Input, alpha and result of a PRELU as `ty`, checked like [`run_prelu`], then the call
+/// `path(param, x, alpha, out)`.
+fn emit_prelu(
+    cx: &mut StepCx<'_>,
+    ty: &str,
+    shape: &BroadcastShape,
+    path: &str,
+    param: String,
+) -> Result<()> {
+    let x = cx.input(0, ty)?;
+    let alpha = cx.input(1, ty)?;
+    if x.len != shape.len1() || alpha.len != shape.len2() {
+        return Err(cx.err("operand sizes do not match their shapes"));
+    }
+    let out = cx.output(0, ty)?;
+    if out.len != shape.num_elements() {
+        return Err(cx.err("result size does not match the input's"));
+    }
+    cx.call(path, &[param, x.expr, alpha.expr, out.expr]);
+    Ok(())
+}
+
+/// The element type of a quantized kernel (`I8` or `U8`).
+fn quantized_type(cx: &StepCx<'_>, dtype: DType) -> Result<&'static str> {
+    match dtype {
+        DType::I8 | DType::U8 => Ok(rust_type(dtype)),
+        t => Err(cx.err(format!("no quantized kernel for {t}"))),
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; an unsupported type.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        match self {
+            Kernel::ReluF32(act) => {
+                let a = cx.param("act", act);
+                emit_one(cx, "f32", "k::activation::relu_f32", vec![a])
+            }
+            Kernel::ReluQ { dtype, params } => {
+                let t = quantized_type(cx, *dtype)?;
+                let p = cx.param("params", params);
+                emit_one(cx, t, "k::activation::relu_q", vec![format!("&{p}")])
+            }
+            Kernel::LeakyReluF32 { alpha } => {
+                let a = cx.param("alpha", alpha);
+                emit_one(cx, "f32", "k::activation::leaky_relu_f32", vec![a])
+            }
+            Kernel::LeakyReluQ { dtype, params } => {
+                let t = quantized_type(cx, *dtype)?;
+                let p = cx.param("params", params);
+                emit_one(cx, t, "k::activation::leaky_relu_q", vec![format!("&{p}")])
+            }
+            Kernel::PreluF32(s) => {
+                let p = cx.param("shape", s);
+                emit_prelu(cx, "f32", s, "k::activation::prelu_f32", format!("&{p}"))
+            }
+            Kernel::PreluQ { dtype, params } => {
+                let t = quantized_type(cx, *dtype)?;
+                let p = cx.param("params", params);
+                let path = "k::activation::prelu_q";
+                emit_prelu(cx, t, &params.shape, path, format!("&{p}"))
+            }
+            Kernel::HardSwishF32 => emit_one(cx, "f32", "k::activation::hard_swish_f32", vec![]),
+            Kernel::HardSwishQ { dtype, params } => {
+                let t = quantized_type(cx, *dtype)?;
+                let p = cx.param("params", params);
+                emit_one(cx, t, "k::activation::hard_swish_q", vec![format!("&{p}")])
             }
         }
     }

@@ -2,13 +2,14 @@
 //! and holds `int32` or `int64` indices, the first one on ties. Inputs: f32, i32, i64, i8, u8
 //! (quantized inputs compare raw values, which orders them the same way).
 
-use mvcc_runtime::kernels::arg_max::{self as k, ArgIndex, ArgMaxParams};
+use mvcc_kernels::kernels::arg_max::{self as k, ArgIndex, ArgMaxParams};
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
 use crate::interp::StepIo;
 use crate::ir::{DType, OutTypeAttrs, Shape};
 use crate::lower::{LowerCx, Step};
+use crate::rust::step::{rust_type, StepCx};
 
 /// The resolved axis.
 fn axis(cx: &InferCx<'_>, rank: usize) -> Result<usize> {
@@ -157,5 +158,43 @@ impl Kernel {
             DType::U8 => exec_input::<u8>(io, params, *output),
             t => Err(io.err(format!("ARG_MAX of {t} is not supported"))),
         }
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; an unsupported type.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let Kernel::ArgMax {
+            params,
+            input,
+            output,
+        } = self;
+        if !matches!(
+            input,
+            DType::F32 | DType::I32 | DType::I64 | DType::I8 | DType::U8
+        ) {
+            return Err(cx.err(format!("ARG_MAX of {input} is not supported")));
+        }
+        let index = if *output == DType::I64 { "i64" } else { "i32" };
+        let x = cx.input(0, rust_type(*input))?;
+        let out = cx.output(0, index)?;
+        let p = params;
+        let n_in = p
+            .outer
+            .checked_mul(p.axis)
+            .and_then(|v| v.checked_mul(p.inner));
+        if n_in != Some(x.len) || p.outer.checked_mul(p.inner) != Some(out.len) {
+            return Err(cx.err("operand or result size does not match the parameters"));
+        }
+        let name = cx.param("params", params);
+        cx.call(
+            "k::arg_max::arg_max",
+            &[format!("&{name}"), x.expr, out.expr],
+        );
+        Ok(())
     }
 }

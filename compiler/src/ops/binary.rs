@@ -12,10 +12,10 @@
 //! `mul.cc`, `div.cc`, `squared_difference.cc`), with the same float or double precision at each
 //! step; see each `*_params` function.
 
-use mvcc_runtime::kernels::binary::{
+use mvcc_kernels::kernels::binary::{
     self as k, AddQParams, BinaryF32Params, BinaryI32Params, BroadcastShape, MulQParams, MAX_RANK,
 };
-use mvcc_runtime::kernels::common::{ActF32, ActQ, Requant};
+use mvcc_kernels::kernels::common::{ActF32, ActQ, Requant};
 
 use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
@@ -23,6 +23,8 @@ use crate::interp::StepIo;
 use crate::ir::{Activation, DType, FusedActAttrs, Shape, Tensor};
 use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q, qrange, quantize_multiplier};
+use crate::rust::lit::ToLit;
+use crate::rust::step::{rust_type, StepCx};
 
 /// The ops of this family, for the shared checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -671,6 +673,9 @@ pub enum Kernel {
     },
 }
 
+/// The error of an int32 DIV by a stored zero.
+const DIV_BY_ZERO: &str = "division by a stored zero (TFLite rejects it)";
+
 /// Runs `f` on operands 0 and 1 and result 0 as `T`, after checking their lengths against `shape`.
 fn run<T: bytemuck::Pod>(
     io: &mut StepIo<'_>,
@@ -776,10 +781,17 @@ impl Kernel {
                 };
                 run::<f32>(io, &params.shape, |x, y, o| f(params, x, y, o))
             }
+            Kernel::I32 {
+                op: Arith::Div,
+                params,
+            } => {
+                let mut r = Ok(());
+                run::<i32>(io, &params.shape, |x, y, o| {
+                    r = k::div_i32_checked(params, x, y, o);
+                })?;
+                r.map_err(|_| io.err(DIV_BY_ZERO))
+            }
             Kernel::I32 { op, params } => {
-                if *op == Arith::Div && io.input::<i32>(1)?.contains(&0) {
-                    return Err(io.err("division by a stored zero (TFLite rejects it)"));
-                }
                 let f = match op {
                     Arith::Add => k::add_i32,
                     Arith::Sub => k::sub_i32,
@@ -817,6 +829,129 @@ impl Kernel {
             }
             Kernel::Maximum { dtype, shape } => max_min(io, *dtype, shape, true),
             Kernel::Minimum { dtype, shape } => max_min(io, *dtype, shape, false),
+        }
+    }
+}
+
+/// Operands 0 and 1 and result 0 as `ty`, checked against `shape` like [`run`]; the arguments
+/// `param, a, b, out` of the kernel call.
+fn rust_operands(
+    cx: &mut StepCx<'_>,
+    ty: &str,
+    shape: &BroadcastShape,
+    param: String,
+) -> Result<Vec<String>> {
+    let x = cx.input(0, ty)?;
+    let y = cx.input(1, ty)?;
+    if x.len != shape.len1() || y.len != shape.len2() {
+        return Err(cx.err("operand sizes do not match their shapes"));
+    }
+    let out = cx.output(0, ty)?;
+    if out.len != shape.num_elements() {
+        return Err(cx.err("result size does not match the broadcast shape"));
+    }
+    Ok(vec![param, x.expr, y.expr, out.expr])
+}
+
+/// `path(&PARAM, a, b, out)` with `value` as the `static` `PARAM`.
+fn emit_call<T: ToLit>(
+    cx: &mut StepCx<'_>,
+    ty: &str,
+    shape: &BroadcastShape,
+    path: &str,
+    (what, value): (&str, &T),
+) -> Result<()> {
+    let p = cx.param(what, value);
+    let args = rust_operands(cx, ty, shape, format!("&{p}"))?;
+    cx.call(path, &args);
+    Ok(())
+}
+
+/// The element type of a quantized kernel (`I8` or `U8`).
+fn quantized_type(cx: &StepCx<'_>, dtype: DType) -> Result<&'static str> {
+    match dtype {
+        DType::I8 | DType::U8 => Ok(rust_type(dtype)),
+        t => Err(cx.err(format!("no quantized kernel for {t}"))),
+    }
+}
+
+/// The element type of MAXIMUM / MINIMUM.
+fn max_min_type(cx: &StepCx<'_>, dtype: DType) -> Result<&'static str> {
+    match dtype {
+        DType::F32 | DType::I8 | DType::U8 | DType::I16 | DType::I32 | DType::I64 => {
+            Ok(rust_type(dtype))
+        }
+        t => Err(cx.err(format!("no MAXIMUM/MINIMUM kernel for {t}"))),
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`; an int32 DIV refuses a stored zero divisor at run time.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; an unsupported type.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let arith = |op: &Arith, ty: &str| {
+            let name = match op {
+                Arith::Add => "add",
+                Arith::Sub => "sub",
+                Arith::Mul => "mul",
+                Arith::Div => "div",
+            };
+            format!("k::binary::{name}_{ty}")
+        };
+        match self {
+            Kernel::F32 { op, params } => {
+                let path = arith(op, "f32");
+                emit_call(cx, "f32", &params.shape, &path, ("params", params))
+            }
+            Kernel::I32 {
+                op: Arith::Div,
+                params,
+            } => {
+                let p = cx.param("params", params);
+                let args = rust_operands(cx, "i32", &params.shape, format!("&{p}"))?;
+                cx.call_fallible("k::binary::div_i32_checked", &args, DIV_BY_ZERO);
+                Ok(())
+            }
+            Kernel::I32 { op, params } => {
+                let path = arith(op, "i32");
+                emit_call(cx, "i32", &params.shape, &path, ("params", params))
+            }
+            Kernel::AddQ { dtype, params, .. } => {
+                let t = quantized_type(cx, *dtype)?;
+                emit_call(cx, t, &params.shape, "k::binary::add_q", ("params", params))
+            }
+            Kernel::MulQ { dtype, params } => {
+                let t = quantized_type(cx, *dtype)?;
+                emit_call(cx, t, &params.shape, "k::binary::mul_q", ("params", params))
+            }
+            Kernel::DivQ { dtype, params } => {
+                let t = quantized_type(cx, *dtype)?;
+                emit_call(cx, t, &params.shape, "k::binary::div_q", ("params", params))
+            }
+            Kernel::SquaredDifferenceF32(s) => {
+                let path = "k::binary::squared_difference_f32";
+                emit_call(cx, "f32", s, path, ("shape", s))
+            }
+            Kernel::SquaredDifferenceI32(s) => {
+                let path = "k::binary::squared_difference_i32";
+                emit_call(cx, "i32", s, path, ("shape", s))
+            }
+            Kernel::SquaredDifferenceQ { dtype, params } => {
+                let t = quantized_type(cx, *dtype)?;
+                let path = "k::binary::squared_difference_q";
+                emit_call(cx, t, &params.shape, path, ("params", params))
+            }
+            Kernel::Maximum { dtype, shape } => {
+                let t = max_min_type(cx, *dtype)?;
+                emit_call(cx, t, shape, "k::binary::maximum", ("shape", shape))
+            }
+            Kernel::Minimum { dtype, shape } => {
+                let t = max_min_type(cx, *dtype)?;
+                emit_call(cx, t, shape, "k::binary::minimum", ("shape", shape))
+            }
         }
     }
 }

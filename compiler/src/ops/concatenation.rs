@@ -5,13 +5,13 @@
 //! - int8: a copy; TFLite requires every operand to have the result's scale and zero point.
 //! - uint8: TFLite's reference kernel runs `ConcatenationWithScaling`: operands whose scale or
 //!   zero point differ from the result's are requantized in `f32` (see
-//!   [`mvcc_runtime::kernels::concatenation::ConcatRescale`]).
+//!   [`mvcc_kernels::kernels::concatenation::ConcatRescale`]).
 //!
 //! TFLite rejects a fused activation other than NONE. mvcc applies one on float32 (a clamp after
 //! the copy, as every other float op does) and reports it unsupported on quantized types.
 
-use mvcc_runtime::kernels::common::ActF32;
-use mvcc_runtime::kernels::concatenation::{self as kernel, ConcatParams, ConcatRescale};
+use mvcc_kernels::kernels::common::ActF32;
+use mvcc_kernels::kernels::concatenation::{self as kernel, ConcatParams, ConcatRescale};
 
 use super::transpose::{norm_axis, tflite_qparams, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
@@ -20,6 +20,7 @@ use crate::interp::StepIo;
 use crate::ir::{Activation, ConcatAttrs, DType, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::act_f32;
+use crate::rust::step::{Slice, StepCx};
 
 /// Element types TFLite's CONCATENATION accepts.
 const DTYPES: &[DType] = &[
@@ -239,6 +240,89 @@ impl Kernel {
                 Ok(())
             }
         }
+    }
+}
+
+/// The operands of a step as `ty`, checked like [`operands`] to make up the result with `p`;
+/// the operands and the result.
+fn rust_operands(
+    cx: &mut StepCx<'_>,
+    ty: &str,
+    p: &ConcatParams,
+    n: Option<usize>,
+) -> Result<(Vec<Slice>, Slice)> {
+    let all = cx.step().inputs.len();
+    let count = n.unwrap_or(all);
+    let inputs = (0..count)
+        .map(|i| cx.input(i, ty))
+        .collect::<Result<Vec<_>>>()?;
+    let out = cx.output(0, ty)?;
+    if count != all || !p.fits(inputs.iter().map(|x| x.len), out.len) {
+        return Err(cx.err(format!(
+            "{all} operands of {:?} elements do not concatenate into {} in {} rows",
+            inputs.iter().map(|x| x.len).collect::<Vec<_>>(),
+            out.len,
+            p.outer
+        )));
+    }
+    Ok((inputs, out))
+}
+
+/// `&[a, b, …]`, one item per line when long (laid out for an argument of a call broken one
+/// argument per line).
+fn array(items: impl IntoIterator<Item = String>) -> String {
+    let items: Vec<String> = items.into_iter().collect();
+    let flat = format!("&[{}]", items.join(", "));
+    if flat.len() <= 80 {
+        return flat;
+    }
+    let mut s = String::from("&[\n");
+    for i in &items {
+        s.push_str(&format!("{:16}{i},\n", ""));
+    }
+    s.push_str(&format!("{:12}]", ""));
+    s
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static` (a copy views the elements as any type of their width).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        match self {
+            Kernel::Concat(p, w) => {
+                let t = w.pick(["u8", "u16", "i32", "i64"]);
+                let (inputs, out) = rust_operands(cx, t, p, None)?;
+                let name = cx.param("params", p);
+                let xs = array(inputs.into_iter().map(|x| x.expr));
+                let args = [format!("&{name}"), xs, out.expr];
+                cx.call("k::concatenation::concatenation", &args);
+            }
+            Kernel::ConcatF32(p, act) => {
+                let (inputs, out) = rust_operands(cx, "f32", p, None)?;
+                let name = cx.param("params", p);
+                let a = cx.param("act", act);
+                let xs = array(inputs.into_iter().map(|x| x.expr));
+                let args = [format!("&{name}"), xs, a, out.expr];
+                cx.call("k::concatenation::concatenation_f32", &args);
+            }
+            Kernel::ConcatU8(p, rescales) => {
+                let (inputs, out) = rust_operands(cx, "u8", p, Some(rescales.len()))?;
+                let name = cx.param("params", p);
+                let r = cx.param_array("rescales", rescales);
+                let xs = array(
+                    inputs
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, x)| format!("({x}, {r}[{i}])")),
+                );
+                let args = [format!("&{name}"), xs, out.expr];
+                cx.call("k::concatenation::concatenation_with_scaling_u8", &args);
+            }
+        }
+        Ok(())
     }
 }
 

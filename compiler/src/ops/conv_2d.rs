@@ -15,14 +15,14 @@
 //! Float activations `(float input, int8/uint8 weights)` are TFLite's hybrid kernels, written only
 //! by dynamic-range quantization: unsupported.
 
-use mvcc_runtime::kernels::binary::BroadcastShape;
-use mvcc_runtime::kernels::common::{ActF32, Quantized, Requant};
-use mvcc_runtime::kernels::conv_2d::{
+use mvcc_kernels::kernels::binary::BroadcastShape;
+use mvcc_kernels::kernels::common::{ActF32, Quantized, Requant};
+use mvcc_kernels::kernels::conv_2d::{
     blocked_len, fold_bias, pack_cols_blocked, pack_rows_blocked, Conv2dParams, ConvGeometry,
     ConvQuant, ResidualQ,
 };
-use mvcc_runtime::kernels::depthwise_conv_2d::DepthwiseConv2dParams;
-use mvcc_runtime::kernels::transpose_conv::TransposeConvParams;
+use mvcc_kernels::kernels::depthwise_conv_2d::DepthwiseConv2dParams;
+use mvcc_kernels::kernels::transpose_conv::TransposeConvParams;
 
 use super::binary::add_q_params_of;
 use super::{const_data, EvalCx, InferCx, Lowered};
@@ -597,13 +597,13 @@ pub fn infer_transpose_conv(cx: &InferCx<'_>, a: &TransposeConvAttrs) -> Result<
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Weights {
     /// Pre-packed at compile time into the blob. Operand 1 holds the filter in output-channel
-    /// blocks of 16 (`mvcc_runtime::kernels::conv_2d::OC_BLOCK`), zero-padded: `[ceil(Co/16)][K][16]` with `K = Kh·Kw·Ci/groups`
+    /// blocks of 16 (`mvcc_kernels::kernels::conv_2d::OC_BLOCK`), zero-padded: `[ceil(Co/16)][K][16]` with `K = Kh·Kw·Ci/groups`
     /// taps for CONV_2D (tap order `(fy, fx, ic)`), `K = Kh·Kw` for DEPTHWISE_CONV_2D (tap order
     /// `(fy, fx)`) and `K = depth` for FULLY_CONNECTED. Operand 2 is always present: the float
     /// bias (zeros when the model has none), or for quantized ops the `i32` bias with the
     /// input-independent zero-point terms folded in,
     /// `bias'[c] = bias[c] − Z_in · Σ_k (w[c][k] − Z_w)` in wrapping `i32` (see
-    /// `mvcc_runtime::kernels::conv_2d::fold_bias`); for uint8 the input-dependent
+    /// `mvcc_kernels::kernels::conv_2d::fold_bias`); for uint8 the input-dependent
     /// `−Z_w · Σ x` term stays in the kernel. Padding taps are read as `Z_in`, which makes the
     /// result bit-identical to TFLite's form, which skips them.
     Packed,

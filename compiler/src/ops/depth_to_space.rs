@@ -3,7 +3,7 @@
 //! channels divisible by `block²`, space-to-depth the height and width divisible by `block`.
 //! Values are moved, never requantized (TFLite does not check quantization).
 
-use mvcc_runtime::kernels::depth_to_space::{self as kernel, BlockParams};
+use mvcc_kernels::kernels::depth_to_space::{self as kernel, BlockParams};
 
 use super::transpose::{expect_io_dtype, in_out, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::interp::StepIo;
 use crate::ir::{BlockAttrs, DType, Shape};
 use crate::lower::{LowerCx, Step};
+use crate::rust::step::StepCx;
 
 /// Element types both TFLite kernels accept.
 const DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I32, DType::I64];
@@ -169,6 +170,34 @@ impl Kernel {
                 Ok(())
             }),
         }
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static` (the elements viewed as any type of their width).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let (p, w, path) = match self {
+            Kernel::DepthToSpace(p, w) => (p, w, "k::depth_to_space::depth_to_space"),
+            Kernel::SpaceToDepth(p, w) => (p, w, "k::depth_to_space::space_to_depth"),
+        };
+        let t = w.pick(["u8", "u16", "i32", "i64"]);
+        let n = p.elements();
+        let x = cx.input(0, t)?;
+        let y = cx.output(0, t)?;
+        if x.len != n || y.len != n {
+            return Err(cx.err(format!(
+                "operand of {} and result of {} elements do not match the parameters ({n} and \
+                 {n})",
+                x.len, y.len
+            )));
+        }
+        let name = cx.param("params", p);
+        cx.call(path, &[format!("&{name}"), x.expr, y.expr]);
+        Ok(())
     }
 }
 

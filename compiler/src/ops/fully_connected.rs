@@ -5,16 +5,16 @@
 //! the input's shape with the last dimension replaced by `units`.
 //!
 //! Quantized numerics follow LiteRT's *reference* kernels, which rescale in double precision
-//! (see `mvcc_runtime::kernels::fully_connected`): the effective scale of unit `n` is
+//! (see `mvcc_kernels::kernels::fully_connected`): the effective scale of unit `n` is
 //! `f64(S_in) · f64(S_w[n]) / f64(S_out)` for int8 per-channel weights, and the same with the one
 //! weight scale for int8 per-tensor and uint8 weights. Per-channel weights are symmetric: their
 //! zero point is not read. Only NONE, RELU, RELU_N1_TO_1 and RELU6 may be fused (TFLite rejects
 //! the others for non-hybrid kernels). Shuffled weights are rejected by the importer; float
 //! inputs with quantized weights (hybrid, dynamic-range quantization) are unsupported.
 
-use mvcc_runtime::kernels::common::{ActF32, Quantized};
-use mvcc_runtime::kernels::conv_2d::blocked_len;
-use mvcc_runtime::kernels::fully_connected::{
+use mvcc_kernels::kernels::common::{ActF32, Quantized};
+use mvcc_kernels::kernels::conv_2d::blocked_len;
+use mvcc_kernels::kernels::fully_connected::{
     fully_connected_f32, fully_connected_f32_packed, fully_connected_q, fully_connected_q_packed,
     FullyConnectedParams, FullyConnectedQuant,
 };
@@ -26,6 +26,8 @@ use crate::interp::StepIo;
 use crate::ir::{Activation, DType, FullyConnectedAttrs, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q};
+use crate::rust::lit::{Lit, ToLit};
+use crate::rust::step::{Slice, StepCx};
 
 /// How FULLY_CONNECTED computes.
 #[derive(Clone, Debug, PartialEq)]
@@ -350,6 +352,117 @@ impl Kernel {
                 _ => exec_q::<i8>(io, params, q, scale, *weights),
             },
         }
+    }
+}
+
+/// An `f64` written as a literal of generated code (the effective scales; `ToLit` has no `f64`
+/// impl of its own).
+#[derive(Clone, Copy, Debug)]
+struct F64(f64);
+
+impl ToLit for F64 {
+    fn ty() -> String {
+        "f64".into()
+    }
+    fn to_lit(&self) -> Lit {
+        let v = self.0;
+        Lit::Atom(if v.is_finite() {
+            // The shortest decimal that reads back as the same f64, with a `.` or an exponent.
+            format!("{v:?}")
+        } else if v == f64::INFINITY {
+            "f64::INFINITY".into()
+        } else if v == f64::NEG_INFINITY {
+            "f64::NEG_INFINITY".into()
+        } else {
+            format!("f64::from_bits({:#018x})", v.to_bits())
+        })
+    }
+}
+
+/// Input, weights and bias as `(t, b_ty)`, checked like [`operands`].
+fn rust_operands(
+    cx: &mut StepCx<'_>,
+    (t, b_ty): (&str, &str),
+    p: &FullyConnectedParams,
+    weights: Weights,
+) -> Result<(Slice, Slice, Option<Slice>)> {
+    let x = cx.input(0, t)?;
+    let w = cx.input(1, t)?;
+    let (w_len, b) = match weights {
+        Weights::Packed => (blocked_len(p.units, p.depth), Some(cx.input(2, b_ty)?)),
+        Weights::Model => (p.units * p.depth, cx.opt_input(2, b_ty)?),
+    };
+    let bias_ok = b.as_ref().is_none_or(|b| b.len == p.units);
+    if x.len != p.batches * p.depth || w.len != w_len || !bias_ok {
+        return Err(cx.err("operand sizes do not match the kernel"));
+    }
+    Ok((x, w, b))
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let (p, mut args, (x, w, b), t, name) = match self {
+            Kernel::F32 {
+                params,
+                act,
+                weights,
+            } => {
+                let ops = rust_operands(cx, ("f32", "f32"), params, *weights)?;
+                let a = cx.param("act", act);
+                (params, vec![a], ops, "f32", "f32")
+            }
+            Kernel::Q {
+                dtype,
+                params,
+                q,
+                scale,
+                weights,
+            } => {
+                let t = if *dtype == DType::U8 { "u8" } else { "i8" };
+                let ops = rust_operands(cx, (t, "i32"), params, *weights)?;
+                if scale.len() != params.units {
+                    return Err(cx.err("one scale per unit is needed"));
+                }
+                let qn = cx.param("quant", q);
+                let scales: Vec<F64> = scale.iter().copied().map(F64).collect();
+                let sn = cx.param_array("scale", &scales);
+                (
+                    params,
+                    vec![format!("&{qn}"), format!("&{sn}")],
+                    ops,
+                    t,
+                    "q",
+                )
+            }
+        };
+        let out = cx.output(0, t)?;
+        if out.len != p.batches * p.units {
+            return Err(cx.err("the output size does not match the kernel"));
+        }
+        let pn = cx.param("params", p);
+        args.insert(0, format!("&{pn}"));
+        args.extend([x.expr, w.expr]);
+        let packed = match self {
+            Kernel::F32 { weights, .. } | Kernel::Q { weights, .. } => *weights == Weights::Packed,
+        };
+        let path = match b {
+            Some(b) if packed => {
+                args.push(b.expr);
+                format!("k::fully_connected::fully_connected_{name}_packed")
+            }
+            b => {
+                args.push(b.map_or_else(|| "None".into(), |b| format!("Some({b})")));
+                format!("k::fully_connected::fully_connected_{name}")
+            }
+        };
+        args.push(out.expr);
+        cx.call(&path, &args);
+        Ok(())
     }
 }
 

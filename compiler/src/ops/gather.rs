@@ -7,17 +7,19 @@
 //!
 //! Indices outside `[0, params.shape[axis])`: in a constant indices operand they are a compile
 //! error; at run time the kernel returns an error code, as TFLite's invocation fails (see
-//! [`mvcc_runtime::kernels::gather`]). Values are moved, never requantized (TFLite does not check
+//! [`mvcc_kernels::kernels::gather`]). Values are moved, never requantized (TFLite does not check
 //! quantization).
 
-use mvcc_runtime::kernels::gather::{self as kernel, GatherIndex, GatherParams};
+use mvcc_kernels::kernels::gather::{self as kernel, GatherIndex, GatherParams};
 
+use super::pad::width_type;
 use super::transpose::{norm_axis, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
 use crate::interp::StepIo;
 use crate::ir::{DType, GatherAttrs, Shape};
 use crate::lower::{LowerCx, Step};
+use crate::rust::step::StepCx;
 
 /// Element types TFLite's GATHER moves (of those mvcc represents).
 const DTYPES: &[DType] = &[
@@ -193,6 +195,47 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// Writes the step's Rust code: the call [`Kernel::exec`] makes, failing the run on an index
+    /// out of range.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let (p, w, index_ty) = match self {
+            Kernel::GatherI32(p, w) => (p, w, "i32"),
+            Kernel::GatherI64(p, w) => (p, w, "i64"),
+        };
+        let ty = width_type(*w);
+        let params = cx.input(0, ty)?;
+        let indices = cx.input(1, index_ty)?;
+        let out = cx.output(0, ty)?;
+        if params.len != p.params_len() || indices.len != p.indices_len() || out.len != p.out_len()
+        {
+            return Err(cx.err(format!(
+                "operands of {} and {} elements and a result of {} do not match the parameters \
+                 ({}, {} and {})",
+                params.len,
+                indices.len,
+                out.len,
+                p.params_len(),
+                p.indices_len(),
+                p.out_len()
+            )));
+        }
+        let pn = cx.param("params", p);
+        cx.call_fallible(
+            "k::gather::gather",
+            &[format!("&{pn}"), params.expr, indices.expr, out.expr],
+            &format!(
+                "an index is out of range for a gathered axis of size {}",
+                p.axis_size
+            ),
+        );
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
@@ -289,5 +332,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out[0].as_slice::<f32>().unwrap(), &[3., 3., 6., 6.]);
+    }
+
+    #[test]
+    fn rust_back_end_checks_indices() {
+        let code = crate::ops::pad::rust_testutil::emitted(
+            gather(1, 0),
+            vec![t(DType::F32, &[2, 3]), t(DType::I64, &[2])],
+            vec![t(DType::F32, &[2, 2])],
+            &[
+                Buf::from_slice(&[1f32, 2., 3., 4., 5., 6.]),
+                Buf::from_slice(&[2i64, 0]),
+            ],
+        );
+        assert!(code.contains("k::gather::gather("), "{code}");
+        assert!(code.contains("view::<i32>(i[0], 0, 6),"), "{code}");
+        assert!(code.contains("view::<i64>(i[1], 0, 2),"), "{code}");
+        assert!(code.contains(".map_err(|_| RunError::Kernel {"), "{code}");
+        assert!(
+            code.contains("out of range for a gathered axis of size 3"),
+            "{code}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! (int8) or 128 (uint8), as TFLite's `Prepare` requires; a fused activation other than NONE is
 //! rejected by the importer.
 
-use mvcc_runtime::kernels::l2_normalization::{
+use mvcc_kernels::kernels::l2_normalization::{
     l2_normalization_f32, l2_normalization_i8, l2_normalization_u8, L2NormalizationParams,
 };
 
@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::interp::StepIo;
 use crate::ir::{DType, Shape};
 use crate::lower::{LowerCx, Step};
+use crate::rust::step::StepCx;
 
 /// L2_NORMALIZATION's kernel parameters, checked as TFLite's `Prepare` does.
 ///
@@ -138,5 +139,31 @@ impl Kernel {
             Kernel::I8(p) => run(io, p, l2_normalization_i8),
             Kernel::U8(p) => run(io, p, l2_normalization_u8),
         }
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the call [`Kernel::exec`] makes.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let (ty, p, f) = match self {
+            Kernel::F32(p) => ("f32", p, "l2_normalization_f32"),
+            Kernel::I8(p) => ("i8", p, "l2_normalization_i8"),
+            Kernel::U8(p) => ("u8", p, "l2_normalization_u8"),
+        };
+        let n = p.outer * p.depth;
+        let x = cx.input(0, ty)?;
+        let y = cx.output(0, ty)?;
+        if x.len != n || y.len != n {
+            return Err(cx.err("operand sizes do not match the kernel"));
+        }
+        let params = cx.param("params", p);
+        cx.call(
+            &format!("k::l2_normalization::{f}"),
+            &[format!("&{params}"), x.expr, y.expr],
+        );
+        Ok(())
     }
 }

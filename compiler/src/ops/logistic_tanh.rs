@@ -9,8 +9,8 @@
 //! methods call the C library, as TFLite does). LOGISTIC requires an output scale of exactly
 //! 1/256. `int16` is not supported.
 
-use mvcc_runtime::kernels::logistic_tanh::{self as k, LutParams};
-use mvcc_runtime::kernels::quantize::f32_to_i32_x86;
+use mvcc_kernels::kernels::logistic_tanh::{self as k, LutParams};
+use mvcc_kernels::kernels::quantize::f32_to_i32_x86;
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
@@ -18,6 +18,7 @@ use crate::interp::StepIo;
 use crate::ir::{DType, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::qrange;
+use crate::rust::step::StepCx;
 
 /// TFLite's `LUTPopulate` for an 8-bit type: `table[input byte] = output byte`.
 pub fn populate_lut(
@@ -199,6 +200,36 @@ impl Kernel {
                     return Err(io.err("operand and result sizes differ"));
                 }
                 k::lookup_table(p, x, io.output::<u8>(0)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the call [`Kernel::exec`] makes.
+    ///
+    /// # Errors
+    /// Operand and result of different sizes.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let ty = match self {
+            Kernel::LogisticF32 | Kernel::TanhF32 => "f32",
+            Kernel::LogisticLut8(_) | Kernel::TanhLut8(_) => "u8",
+        };
+        let x = cx.input(0, ty)?;
+        let y = cx.output(0, ty)?;
+        if x.len != y.len {
+            return Err(cx.err("operand and result sizes differ"));
+        }
+        match self {
+            Kernel::LogisticF32 => cx.call("k::logistic_tanh::logistic_f32", &[x.expr, y.expr]),
+            Kernel::TanhF32 => cx.call("k::logistic_tanh::tanh_f32", &[x.expr, y.expr]),
+            Kernel::LogisticLut8(p) | Kernel::TanhLut8(p) => {
+                let lut = cx.param("lut", &**p);
+                cx.call(
+                    "k::logistic_tanh::lookup_table",
+                    &[format!("&{lut}"), x.expr, y.expr],
+                );
             }
         }
         Ok(())

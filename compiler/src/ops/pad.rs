@@ -13,7 +13,7 @@
 //! not check the paddings against the input; mvcc requires TensorFlow's bound (at most `dim − 1`
 //! for REFLECT, `dim` for SYMMETRIC), beyond which TFLite reads outside the input.
 
-use mvcc_runtime::kernels::pad::{self as kernel, MirrorPadParams, PadParams};
+use mvcc_kernels::kernels::pad::{self as kernel, MirrorPadParams, PadParams};
 
 use super::transpose::{expect_io_dtype, in_out, tflite_qparams, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
@@ -22,6 +22,7 @@ use crate::interp::StepIo;
 use crate::ir::{DType, MirrorPadAttrs, MirrorPadMode, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::qrange;
+use crate::rust::step::StepCx;
 
 /// Element types TFLite's PAD and PADV2 accept (of those mvcc represents).
 const PAD_DTYPES: &[DType] = &[
@@ -330,6 +331,100 @@ impl Kernel {
     }
 }
 
+/// The element type generated code views a data-movement kernel's elements of width `w` as
+/// (the kernels are generic over any `Copy` type; only the size matters).
+pub(crate) fn width_type(w: Width) -> &'static str {
+    match w {
+        Width::X8 => "u8",
+        Width::X16 => "u16",
+        Width::X32 => "i32",
+        Width::X64 => "i64",
+    }
+}
+
+/// A literal of [`width_type`]`(w)` with the bit pattern `bits` (zero-extended), as
+/// [`Kernel::exec`] truncates it.
+fn width_literal(w: Width, bits: u64) -> String {
+    // Truncation to the element width is the point, as in `exec`.
+    match w {
+        Width::X8 => format!("{}u8", bits as u8),
+        Width::X16 => format!("{}u16", bits as u16),
+        Width::X32 => format!("{}i32", bits as u32 as i32),
+        Width::X64 => format!("{}i64", bits as i64),
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the call [`Kernel::exec`] makes.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; an empty pad value operand; MIRROR_PAD
+    /// paddings that do not fit the input.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        match self {
+            Kernel::Pad(p, w, value) => {
+                let ty = width_type(*w);
+                let value = match *value {
+                    PadValue::Const(bits) => width_literal(*w, bits),
+                    PadValue::Operand => {
+                        let v = cx.input(1, ty)?;
+                        if v.len == 0 {
+                            return Err(cx.err("the pad value is empty"));
+                        }
+                        format!("{}[0]", v.expr)
+                    }
+                };
+                let (x, y) = emit_in_out(cx, ty, p.in_len(), p.out_len())?;
+                let pn = cx.param("params", p);
+                cx.call("k::pad::pad", &[format!("&{pn}"), x, value, y]);
+            }
+            Kernel::MirrorPad(p, w) => {
+                if !p.fits() {
+                    return Err(cx.err("the paddings do not fit the input"));
+                }
+                let (x, y) = emit_in_out(cx, width_type(*w), p.pad.in_len(), p.pad.out_len())?;
+                let pn = cx.param("params", p);
+                cx.call("k::pad::mirror_pad", &[format!("&{pn}"), x, y]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Operand 0 and result 0 as `ty`, checked to hold `want_in` and `want_out` elements (as
+/// `in_out` does for `exec`).
+fn emit_in_out(
+    cx: &mut StepCx<'_>,
+    ty: &str,
+    want_in: usize,
+    want_out: usize,
+) -> Result<(String, String)> {
+    let x = cx.input(0, ty)?;
+    let y = cx.output(0, ty)?;
+    if x.len != want_in || y.len != want_out {
+        return Err(cx.err(format!(
+            "operand of {} and result of {} elements, the kernel expects {want_in} and {want_out}",
+            x.len, y.len
+        )));
+    }
+    Ok((x.expr, y.expr))
+}
+
+/// Rust back-end test helper shared by this crate's data-movement and conversion families.
+#[cfg(test)]
+pub(crate) mod rust_testutil {
+    use crate::interp::Buf;
+    use crate::ir::{Op, Tensor};
+    use crate::ops::transpose::testutil::{emit_rust, lower_and_run};
+
+    /// The Rust code generated for a one-op graph, after checking that the interpreter runs the
+    /// graph on `values`.
+    pub fn emitted(op: Op, inputs: Vec<Tensor>, outputs: Vec<Tensor>, values: &[Buf]) -> String {
+        lower_and_run(op.clone(), inputs.clone(), outputs.clone(), values).unwrap();
+        emit_rust(op, inputs, outputs).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
@@ -463,5 +558,48 @@ mod tests {
             vec![t(DType::F32, &[6])],
         );
         assert!(fails_with(r, "exceed 2"));
+    }
+
+    #[test]
+    fn rust_back_end_pad_values() {
+        use super::rust_testutil::emitted;
+        // A run-time pad value is read from its operand's first element.
+        let code = emitted(
+            Op::PadV2(NoAttrs),
+            vec![
+                t(DType::I64, &[2]),
+                c32(&[1, 2], &[1, 2]),
+                t(DType::I64, &[]),
+            ],
+            vec![t(DType::I64, &[5])],
+            &[Buf::from_slice(&[7i64, 8]), Buf::from_slice(&[-1i64])],
+        );
+        assert!(code.contains("k::pad::pad("), "{code}");
+        assert!(code.contains("view::<i64>(i[1], 0, 1)[0],"), "{code}");
+        // A constant one is a literal of the element width, with the value's bits.
+        let code = emitted(
+            Op::PadV2(NoAttrs),
+            vec![
+                t(DType::F32, &[1]),
+                c32(&[1, 2], &[0, 1]),
+                cbytes(DType::F32, &[], &[-2.5f32]),
+            ],
+            vec![t(DType::F32, &[2])],
+            &[Buf::from_slice(&[1f32])],
+        );
+        let bits = (-2.5f32).to_bits() as i32;
+        assert!(code.contains(&format!(" {bits}i32,")), "{code}");
+        let code = emitted(
+            Op::MirrorPad(MirrorPadAttrs {
+                mode: MirrorPadMode::Symmetric,
+            }),
+            vec![t(DType::I64, &[2]), c32(&[1, 2], &[2, 1])],
+            vec![t(DType::I64, &[5])],
+            &[Buf::from_slice(&[1i64, 2])],
+        );
+        assert!(
+            code.contains("k::pad::mirror_pad(&S0_PARAMS, view::<i64>("),
+            "{code}"
+        );
     }
 }

@@ -7,8 +7,8 @@
 //! mismatch is not rejected here either. The fused activation is clamped with the output's scale
 //! and zero point.
 
-use mvcc_runtime::kernels::common::{ActF32, ActQ};
-use mvcc_runtime::kernels::pool_2d::{
+use mvcc_kernels::kernels::common::{ActF32, ActQ};
+use mvcc_kernels::kernels::pool_2d::{
     average_pool_2d_f32, average_pool_2d_q, max_pool_2d_f32, max_pool_2d_q, Pool2dParams,
 };
 
@@ -19,6 +19,7 @@ use crate::interp::StepIo;
 use crate::ir::{Activation, DType, Padding, Pool2dAttrs, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q};
+use crate::rust::step::{rust_type, StepCx};
 
 /// A pool's kernel parameters, computed as TFLite's `GenericPrepare` does.
 ///
@@ -279,5 +280,50 @@ impl Kernel {
             }
             Kernel::MaxQ { dtype, params, act } => run_q(io, *dtype, params, *act, Kind::Max),
         }
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the call [`Kernel::exec`] makes.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; an element type with no pooling kernel.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let (ty, params, path, act) = match self {
+            Kernel::AverageF32 { params, act } => {
+                ("f32", params, "average_pool_2d_f32", cx.param("act", act))
+            }
+            Kernel::MaxF32 { params, act } => {
+                ("f32", params, "max_pool_2d_f32", cx.param("act", act))
+            }
+            Kernel::AverageQ { dtype, params, act } => (
+                rust_type(*dtype),
+                params,
+                "average_pool_2d_q",
+                cx.param("act", act),
+            ),
+            Kernel::MaxQ { dtype, params, act } => (
+                rust_type(*dtype),
+                params,
+                "max_pool_2d_q",
+                cx.param("act", act),
+            ),
+        };
+        if let Kernel::AverageQ { dtype, .. } | Kernel::MaxQ { dtype, .. } = self {
+            if !matches!(dtype, DType::I8 | DType::U8 | DType::I16) {
+                return Err(cx.err(format!("no pooling kernel for {dtype}")));
+            }
+        }
+        let x = cx.input(0, ty)?;
+        let y = cx.output(0, ty)?;
+        if x.len != params.input_len() || y.len != params.output_len() {
+            return Err(cx.err("operand sizes do not match the kernel"));
+        }
+        let p = cx.param("params", params);
+        cx.call(
+            &format!("k::pool_2d::{path}"),
+            &[format!("&{p}"), act, x.expr, y.expr],
+        );
+        Ok(())
     }
 }

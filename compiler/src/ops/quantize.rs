@@ -9,14 +9,14 @@
 //! - CAST between f32, i32, i64, i16, i8, u8 and bool (no quantization involved): integers
 //!   narrow by wrapping, floats convert to integers by truncation saturating at the type's
 //!   limits with NaN going to the maximum (what LiteRT 2.3.0 does; see
-//!   `mvcc_runtime::kernels::quantize::CastElem`), anything converts to bool as `!= 0`.
+//!   `mvcc_kernels::kernels::quantize::CastElem`), anything converts to bool as `!= 0`.
 //!
 //! QUANTIZE's float → integer conversion is C++'s `static_cast<int32_t>(float)` as x86-64
 //! executes it (out-of-range and NaN give `INT32_MIN` before the zero point is added), which
 //! LiteRT's reference kernel reproduces too.
 
-use mvcc_runtime::kernels::common::Quantized;
-use mvcc_runtime::kernels::quantize::{
+use mvcc_kernels::kernels::common::Quantized;
+use mvcc_kernels::kernels::quantize::{
     self as k, AffineQuantizeParams, CastElem, DequantizeParams, PerChannelDequantizeParams,
     RequantizeParams,
 };
@@ -27,6 +27,8 @@ use crate::interp::StepIo;
 use crate::ir::{DType, OutTypeAttrs, Shape, Tensor};
 use crate::lower::{LowerCx, Step};
 use crate::quant::quantize_multiplier;
+use crate::rust::lit::ToLit;
+use crate::rust::step::{rust_type, StepCx};
 
 /// QUANTIZE: float → `int8`/`uint8`, or `int8`/`uint8` → `int8`/`uint8`.
 pub fn infer_quantize(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
@@ -420,5 +422,158 @@ impl Kernel {
                 t => Err(io.err(format!("CAST from {t} is not supported"))),
             },
         }
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the call [`Kernel::exec`] makes.
+    ///
+    /// # Errors
+    /// Operand and result of different element counts; an unsupported CAST type; per-axis
+    /// parameters that do not match the operand.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        match self {
+            Kernel::QuantizeF32ToI8(p) => emit_with_params(cx, ("f32", "i8"), "affine_quantize", p),
+            Kernel::QuantizeF32ToU8(p) => emit_with_params(cx, ("f32", "u8"), "affine_quantize", p),
+            Kernel::RequantizeI8ToI8(p) => emit_with_params(cx, ("i8", "i8"), "requantize", p),
+            Kernel::RequantizeI8ToU8(p) => emit_with_params(cx, ("i8", "u8"), "requantize", p),
+            Kernel::RequantizeU8ToI8(p) => emit_with_params(cx, ("u8", "i8"), "requantize", p),
+            Kernel::RequantizeU8ToU8(p) => emit_with_params(cx, ("u8", "u8"), "requantize", p),
+            Kernel::DequantizeI8(p) => emit_with_params(cx, ("i8", "f32"), "dequantize", p),
+            Kernel::DequantizeU8(p) => emit_with_params(cx, ("u8", "f32"), "dequantize", p),
+            Kernel::DequantizeI16(p) => emit_with_params(cx, ("i16", "f32"), "dequantize", p),
+            Kernel::DequantizeF16 => {
+                let (x, y) = emit_io_pair(cx, "u16", "f32")?;
+                cx.call("k::quantize::dequantize_f16", &[x, y]);
+                Ok(())
+            }
+            Kernel::DequantizePerChannelI8(pc) => emit_per_channel(cx, "i8", pc),
+            Kernel::DequantizePerChannelU8(pc) => emit_per_channel(cx, "u8", pc),
+            Kernel::Cast { from, to } => {
+                let f = match (from, to) {
+                    (DType::F16, _) => return Err(cx.err("CAST from f16 is not supported")),
+                    (_, DType::F16) => return Err(cx.err("CAST to f16 is not supported")),
+                    (DType::Bool, _) => "cast_from_bool_bytes",
+                    (_, DType::Bool) => "cast_to_bool_bytes",
+                    _ => "cast",
+                };
+                let (x, y) = emit_io_pair(cx, rust_type(*from), rust_type(*to))?;
+                cx.call(&format!("k::quantize::{f}"), &[x, y]);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Operand 0 as `&[src]` and result 0 as `&mut [dst]`, checked to have the same number of
+/// elements (as `io_pair` does for `exec`).
+fn emit_io_pair(cx: &mut StepCx<'_>, src: &str, dst: &str) -> Result<(String, String)> {
+    let x = cx.input(0, src)?;
+    let y = cx.output(0, dst)?;
+    if x.len != y.len {
+        return Err(cx.err("operand and result have different element counts"));
+    }
+    Ok((x.expr, y.expr))
+}
+
+/// `k::quantize::f(&PARAMS, x, y)`.
+fn emit_with_params<T: ToLit>(
+    cx: &mut StepCx<'_>,
+    (src, dst): (&str, &str),
+    f: &str,
+    params: &T,
+) -> Result<()> {
+    let (x, y) = emit_io_pair(cx, src, dst)?;
+    let p = cx.param("params", params);
+    cx.call(&format!("k::quantize::{f}"), &[format!("&{p}"), x, y]);
+    Ok(())
+}
+
+/// A per-axis DEQUANTIZE, checked as `exec_per_channel` does.
+fn emit_per_channel(cx: &mut StepCx<'_>, src: &str, pc: &PerChannel) -> Result<()> {
+    let p = &pc.params;
+    let n = p
+        .outer
+        .checked_mul(p.channels)
+        .and_then(|v| v.checked_mul(p.inner));
+    let (x, y) = emit_io_pair(cx, src, "f32")?;
+    let len = cx.output_len(0, "f32");
+    if n != Some(len) || pc.scales.len() != p.channels || pc.zero_points.len() != p.channels {
+        return Err(cx.err("operand size does not match the per-axis quantization"));
+    }
+    let params = cx.param("params", p);
+    let scales = cx.param_array("scales", &pc.scales);
+    let zero_points = cx.param_array("zero_points", &pc.zero_points);
+    cx.call(
+        "k::quantize::per_channel_dequantize",
+        &[
+            format!("&{params}"),
+            format!("&{scales}"),
+            format!("&{zero_points}"),
+            x,
+            y,
+        ],
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::interp::Buf;
+    use crate::ir::{DType, NoAttrs, Op, OutTypeAttrs, Quant};
+    use crate::ops::pad::rust_testutil::emitted;
+    use crate::ops::transpose::testutil::t;
+
+    #[test]
+    fn rust_back_end_per_axis_dequantize() {
+        let mut x = t(DType::I8, &[2, 3]);
+        x.quant = Some(Quant {
+            scale: vec![0.5, 0.25, 2.0],
+            zero_point: vec![1, -2, 0],
+            axis: 1,
+        });
+        let code = emitted(
+            Op::Dequantize(NoAttrs),
+            vec![x],
+            vec![t(DType::F32, &[2, 3])],
+            &[Buf::from_slice(&[1i8, -2, 3, -128, 127, 0])],
+        );
+        assert!(
+            code.contains("static S0_SCALES: [f32; 3] = [0.5, 0.25, 2.0];"),
+            "{code}"
+        );
+        assert!(
+            code.contains("static S0_ZERO_POINTS: [i32; 3] = [1, -2, 0];"),
+            "{code}"
+        );
+        assert!(
+            code.contains("k::quantize::per_channel_dequantize("),
+            "{code}"
+        );
+    }
+
+    #[test]
+    fn rust_back_end_casts_pick_the_bool_kernels() {
+        let cast = |from: DType, to: DType, value: Buf| {
+            emitted(
+                Op::Cast(OutTypeAttrs { out: to }),
+                vec![t(from, &[2])],
+                vec![t(to, &[2])],
+                &[value],
+            )
+        };
+        let code = cast(DType::F32, DType::Bool, Buf::from_slice(&[0f32, 2.]));
+        assert!(
+            code.contains("k::quantize::cast_to_bool_bytes(view::<f32>("),
+            "{code}"
+        );
+        let code = cast(DType::Bool, DType::I64, Buf::from_slice(&[0u8, 1]));
+        assert!(
+            code.contains("k::quantize::cast_from_bool_bytes(view::<u8>("),
+            "{code}"
+        );
+        assert!(code.contains("view_mut::<i64>("), "{code}");
+        let code = cast(DType::I16, DType::U8, Buf::from_slice(&[-1i16, 300]));
+        assert!(code.contains("k::quantize::cast(view::<i16>("), "{code}");
     }
 }

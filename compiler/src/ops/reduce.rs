@@ -11,7 +11,7 @@
 //! returns garbage), and the default kernels and XNNPACK both compute the float formula.
 //! REDUCE_MAX compares raw values and requires equal input and output quantization.
 
-use mvcc_runtime::kernels::reduce::{
+use mvcc_kernels::kernels::reduce::{
     self as k, QuantizedMeanOrSumParams, ReduceShape, SumI8FloatParams, MAX_REDUCE_RANK,
 };
 
@@ -21,6 +21,7 @@ use crate::interp::StepIo;
 use crate::ir::{DType, ReduceAttrs, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::quantize_multiplier;
+use crate::rust::step::{Slice, StepCx};
 
 /// The reduced axes, resolved (non-negative, deduplicated, sorted).
 fn resolve_axes(cx: &InferCx<'_>, rank: usize) -> Result<Vec<usize>> {
@@ -445,5 +446,117 @@ impl Kernel {
             }
         }
         Ok(())
+    }
+}
+
+/// Operand and result expressions as `ty`, checked against the shape like [`io_plain`].
+fn rust_io(cx: &mut StepCx<'_>, ty: &str, shape: &ReduceShape) -> Result<(Slice, Slice)> {
+    let x = cx.input(0, ty)?;
+    let y = cx.output(0, ty)?;
+    if x.len != shape.input_len() || y.len != shape.output_len() {
+        return Err(cx.err("operand or result sizes do not match the reduction"));
+    }
+    Ok((x, y))
+}
+
+/// Operand, result and scratch expressions, checked like [`io_with_scratch`] (the scratch cut to
+/// one accumulator per output).
+fn rust_io_scratch(
+    cx: &mut StepCx<'_>,
+    (ty, acc): (&str, &str),
+    shape: &ReduceShape,
+) -> Result<(Slice, Slice, String)> {
+    let (x, y) = rust_io(cx, ty, shape)?;
+    let s = cx.scratch(acc)?;
+    let n = shape.output_len();
+    if s.len < n {
+        return Err(cx.err("operand, result or scratch sizes do not match the reduction"));
+    }
+    let s = if s.len == n {
+        s.expr
+    } else {
+        format!("&mut {}[..{n}]", s.expr)
+    };
+    Ok((x, y, s))
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand, result or scratch sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let plain = |cx: &mut StepCx<'_>, f: &str, ty: &str, s: &ReduceShape| -> Result<()> {
+            let (x, y) = rust_io(cx, ty, s)?;
+            let p = cx.param("shape", s);
+            cx.call(
+                &format!("k::reduce::{f}"),
+                &[format!("&{p}"), x.expr, y.expr],
+            );
+            Ok(())
+        };
+        let max = |cx: &mut StepCx<'_>, ty: &str, s: &ReduceShape| -> Result<()> {
+            let (x, y) = rust_io(cx, ty, s)?;
+            let p = cx.param("shape", s);
+            let lowest = format!("{ty}::MIN");
+            cx.call(
+                "k::reduce::reduce_max",
+                &[format!("&{p}"), lowest, x.expr, y.expr],
+            );
+            Ok(())
+        };
+        let mean_int = |cx: &mut StepCx<'_>, ty: &str, s: &ReduceShape| -> Result<()> {
+            let (x, y, t) = rust_io_scratch(cx, (ty, "i64"), s)?;
+            let p = cx.param("shape", s);
+            cx.call("k::reduce::mean_int", &[format!("&{p}"), x.expr, y.expr, t]);
+            Ok(())
+        };
+        match self {
+            Kernel::Copy => {
+                let x = cx.input(0, "u8")?;
+                let y = cx.output(0, "u8")?;
+                if x.len != y.len {
+                    return Err(cx.err("copy between values of different sizes"));
+                }
+                cx.stmt(format!("        {}.copy_from_slice({});", y.expr, x.expr));
+                Ok(())
+            }
+            Kernel::MeanF32(s) => plain(cx, "mean_f32", "f32", s),
+            Kernel::MeanI32(s) => mean_int(cx, "i32", s),
+            Kernel::MeanI64(s) => mean_int(cx, "i64", s),
+            Kernel::MeanOrSumI8(p) | Kernel::MeanOrSumU8(p) => {
+                let ty = if matches!(self, Kernel::MeanOrSumU8(_)) {
+                    "u8"
+                } else {
+                    "i8"
+                };
+                let (x, y, t) = rust_io_scratch(cx, (ty, "i32"), &p.shape)?;
+                let p = cx.param("params", p);
+                cx.call(
+                    "k::reduce::quantized_mean_or_sum",
+                    &[format!("&{p}"), x.expr, y.expr, t],
+                );
+                Ok(())
+            }
+            Kernel::SumF32(s) => plain(cx, "sum_f32", "f32", s),
+            Kernel::SumI32(s) => plain(cx, "sum_i32", "i32", s),
+            Kernel::SumI64(s) => plain(cx, "sum_i64", "i64", s),
+            Kernel::SumI8Float(p) => {
+                let (x, y, t) = rust_io_scratch(cx, ("i8", "i32"), &p.shape)?;
+                let p = cx.param("params", p);
+                cx.call(
+                    "k::reduce::sum_i8_float",
+                    &[format!("&{p}"), x.expr, y.expr, t],
+                );
+                Ok(())
+            }
+            Kernel::MaxF32(s) => max(cx, "f32", s),
+            Kernel::MaxI32(s) => max(cx, "i32", s),
+            Kernel::MaxI64(s) => max(cx, "i64", s),
+            Kernel::MaxI8(s) => max(cx, "i8", s),
+            Kernel::MaxU8(s) => max(cx, "u8", s),
+            Kernel::MaxI16(s) => max(cx, "i16", s),
+        }
     }
 }

@@ -9,14 +9,15 @@
 //! stay in the quantized domain: TFLite neither requantizes nor compares input and output
 //! quantization.
 
-use mvcc_runtime::kernels::resize::{self as kernel, ResizeParams};
+use mvcc_kernels::kernels::resize::{self as kernel, ResizeParams};
 
-use super::transpose::{in_out, with_width, DataKernel, Width};
+use super::transpose::{in_out, rust_in_out, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
 use crate::error::Result;
 use crate::interp::StepIo;
 use crate::ir::{DType, ResizeAttrs, Shape};
 use crate::lower::{LowerCx, Step};
+use crate::rust::step::StepCx;
 
 /// Element types both TFLite resize kernels accept (of those mvcc represents).
 const DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I16];
@@ -212,6 +213,33 @@ impl Kernel {
                 kernel::resize_nearest_neighbor(p, x, y);
             }),
         }
+        Ok(())
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters, an empty input to resize.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let (p, f, ty) = match self {
+            Kernel::BilinearF32(p) => (p, "resize_bilinear_f32", "f32"),
+            Kernel::BilinearU8(p) => (p, "resize_bilinear_u8", "u8"),
+            Kernel::BilinearI8(p) => (p, "resize_bilinear_integer", "i8"),
+            Kernel::BilinearI16(p) => (p, "resize_bilinear_integer", "i16"),
+            Kernel::Nearest(p, w) => (p, "resize_nearest_neighbor", w.rust_type()),
+        };
+        if !p.is_valid() {
+            return Err(cx.err("an empty input cannot be resized"));
+        }
+        let (x, y) = rust_in_out(cx, ty, 0, p.in_len(), p.out_len())?;
+        let p = cx.param("params", p);
+        cx.call(
+            &format!("k::resize::{f}"),
+            &[format!("&{p}"), x.expr, y.expr],
+        );
         Ok(())
     }
 }

@@ -23,7 +23,7 @@
 //!
 //! Values are moved, never requantized; neither TFLite kernel checks quantization.
 
-use mvcc_runtime::kernels::slice::{self as kernel, SliceParams};
+use mvcc_kernels::kernels::slice::{self as kernel, SliceParams};
 
 use super::transpose::{expect_io_dtype, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
@@ -31,6 +31,7 @@ use crate::error::Result;
 use crate::interp::StepIo;
 use crate::ir::{DType, Shape, StridedSliceAttrs};
 use crate::lower::{LowerCx, Step};
+use crate::rust::step::StepCx;
 
 /// Element types TFLite's SLICE and STRIDED_SLICE move (of those mvcc represents).
 const DTYPES: &[DType] = &[
@@ -456,6 +457,31 @@ impl Kernel {
                 kernel::slice(p, x, io.output::<T>(0)?);
                 Ok(())
             }),
+        }
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not fit the slice.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        match self {
+            Kernel::Slice(p, w) => {
+                let x = cx.input(0, w.rust_type())?;
+                let y = cx.output(0, w.rust_type())?;
+                if y.len != p.out_len() || !p.fits(x.len) {
+                    return Err(cx.err(format!(
+                        "an operand of {} and a result of {} elements do not fit the slice",
+                        x.len, y.len
+                    )));
+                }
+                let p = cx.param("params", p);
+                cx.call("k::slice::slice", &[format!("&{p}"), x.expr, y.expr]);
+                Ok(())
+            }
         }
     }
 }

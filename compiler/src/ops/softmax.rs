@@ -6,8 +6,8 @@
 //! parameters come from `PreprocessSoftmaxScaling` / `PreprocessLogSoftmaxScalingExp` with
 //! 5 integer bits for the scaled differences, all in double.
 
-use mvcc_runtime::kernels::common::Quantized;
-use mvcc_runtime::kernels::softmax::{
+use mvcc_kernels::kernels::common::Quantized;
+use mvcc_kernels::kernels::softmax::{
     self as k, LogSoftmaxF32Params, LogSoftmaxQParams, SoftmaxF32Params, SoftmaxQParams,
 };
 
@@ -17,6 +17,7 @@ use crate::interp::StepIo;
 use crate::ir::{DType, Shape, SoftmaxAttrs};
 use crate::lower::{LowerCx, Step};
 use crate::quant::quantize_multiplier;
+use crate::rust::step::StepCx;
 
 /// Integer bits of the scaled input differences.
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
@@ -345,6 +346,49 @@ impl Kernel {
             Kernel::LogSoftmaxI8(p) => exec_log_q::<i8>(io, p),
             Kernel::LogSoftmaxU8(p) => exec_log_q::<u8>(io, p),
         }
+    }
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let (f, (t_in, t_out), (outer, depth)) = match self {
+            Kernel::SoftmaxF32(p) => ("softmax_f32", ("f32", "f32"), (p.outer, p.depth)),
+            Kernel::SoftmaxI8(p) => ("softmax_q", ("i8", "i8"), (p.outer, p.depth)),
+            Kernel::SoftmaxI8ToI16(p) => ("softmax_q", ("i8", "i16"), (p.outer, p.depth)),
+            Kernel::SoftmaxU8(p) => ("softmax_q", ("u8", "u8"), (p.outer, p.depth)),
+            Kernel::SoftmaxU8ToI16(p) => ("softmax_q", ("u8", "i16"), (p.outer, p.depth)),
+            Kernel::LogSoftmaxF32(p) => ("log_softmax_f32", ("f32", "f32"), (p.outer, p.depth)),
+            Kernel::LogSoftmaxI8(p) => ("log_softmax_q", ("i8", "i8"), (p.outer, p.depth)),
+            Kernel::LogSoftmaxU8(p) => ("log_softmax_q", ("u8", "u8"), (p.outer, p.depth)),
+        };
+        let x = cx.input(0, t_in)?;
+        let y = cx.output(0, t_out)?;
+        let n = outer.checked_mul(depth);
+        if n != Some(x.len) || n != Some(y.len) {
+            return Err(cx.err(format!(
+                "operand sizes {} and {} do not match {outer} rows of {depth}",
+                x.len, y.len
+            )));
+        }
+        let p = match self {
+            Kernel::SoftmaxF32(p) => cx.param("params", p),
+            Kernel::SoftmaxI8(p)
+            | Kernel::SoftmaxI8ToI16(p)
+            | Kernel::SoftmaxU8(p)
+            | Kernel::SoftmaxU8ToI16(p) => cx.param("params", p),
+            Kernel::LogSoftmaxF32(p) => cx.param("params", p),
+            Kernel::LogSoftmaxI8(p) | Kernel::LogSoftmaxU8(p) => cx.param("params", p),
+        };
+        cx.call(
+            &format!("k::softmax::{f}"),
+            &[format!("&{p}"), x.expr, y.expr],
+        );
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@
 //! PACK and UNPACK require every operand and result to share scale and zero point (TFLite's
 //! Prepare checks it for every type); SPLIT and SPLIT_V only move values.
 
-use mvcc_runtime::kernels::split_pack::{self as kernel, SplitParams};
+use mvcc_kernels::kernels::split_pack::{self as kernel, SplitParams};
 
 use super::transpose::{expect_same_quant, norm_axis, with_width, DataKernel, Width};
 use super::{EvalCx, InferCx};
@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::interp::StepIo;
 use crate::ir::{DType, PackAttrs, Shape, SplitAttrs, Tensor};
 use crate::lower::{LowerCx, Step};
+use crate::rust::step::{Slice, StepCx};
 
 /// Element types TFLite's SPLIT moves.
 const SPLIT_DTYPES: &[DType] = &[DType::F32, DType::U8, DType::I8, DType::I16, DType::I32];
@@ -378,13 +379,109 @@ impl Kernel {
     }
 }
 
+/// `&[a, b, …]` (or `&mut [a, b, …]`) as an argument of a kernel call, one element per line
+/// when it does not fit on the argument's line.
+fn slice_array(prefix: &str, items: &[Slice]) -> String {
+    let exprs: Vec<&str> = items.iter().map(|s| s.expr.as_str()).collect();
+    let flat = format!("{prefix}[{}]", exprs.join(", "));
+    // The argument's indentation and its trailing comma.
+    if 12 + flat.len() < crate::rust::lit::WIDTH {
+        return flat;
+    }
+    let mut s = format!("{prefix}[\n");
+    for e in exprs {
+        s.push_str(&format!("                {e},\n"));
+    }
+    s.push_str("            ]");
+    s
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        match self {
+            Kernel::Split(p, w) => {
+                let ty = w.rust_type();
+                let x = cx.input(0, ty)?;
+                let outs = (0..cx.step().outputs.len())
+                    .map(|i| cx.output(i, ty))
+                    .collect::<Result<Vec<_>>>()?;
+                if !p.fits(outs.iter().map(|o| o.len), x.len) {
+                    let lens: Vec<usize> = outs.iter().map(|o| o.len).collect();
+                    return Err(cx.err(format!(
+                        "results of {lens:?} elements do not split an operand of {} in {} rows",
+                        x.len, p.outer
+                    )));
+                }
+                let p = cx.param("params", p);
+                let outs = slice_array("&mut ", &outs);
+                cx.call("k::split_pack::split", &[format!("&{p}"), x.expr, outs]);
+                Ok(())
+            }
+            Kernel::Pack(p, w) => {
+                let ty = w.rust_type();
+                let inputs = (0..cx.step().inputs.len())
+                    .map(|i| cx.input(i, ty))
+                    .collect::<Result<Vec<_>>>()?;
+                let y = cx.output(0, ty)?;
+                if !p.fits(inputs.iter().map(|x| x.len), y.len) {
+                    return Err(cx.err(format!(
+                        "{} operands do not pack into a result of {} elements in {} rows",
+                        inputs.len(),
+                        y.len,
+                        p.outer
+                    )));
+                }
+                let p = cx.param("params", p);
+                let ins = slice_array("&", &inputs);
+                cx.call("k::split_pack::pack", &[format!("&{p}"), ins, y.expr]);
+                Ok(())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
     use crate::ir::{DType, Op, PackAttrs, SplitAttrs};
     use crate::ops::transpose::testutil::{
-        c32, eval, fails_with, infer, kernels, lower_and_run, t, tq,
+        c32, emit_rust, eval, fails_with, infer, kernels, lower_and_run, t, tq,
     };
+
+    #[test]
+    fn emitted_split_and_pack_take_slice_arrays() {
+        let code = emit_rust(
+            Op::Split(SplitAttrs { num_splits: 2 }),
+            vec![c32(&[], &[-1]), t(DType::F32, &[2, 2])],
+            vec![t(DType::F32, &[2, 1]), t(DType::F32, &[2, 1])],
+        )
+        .unwrap();
+        assert!(
+            code.contains(
+                "k::split_pack::split(\n            &S0_PARAMS,\n            view::<i32>(i[0], 0, 4),\n            \
+                 &mut [view_mut::<i32>(o[0], 0, 2), view_mut::<i32>(o[1], 0, 2)],\n        );"
+            ),
+            "{code}"
+        );
+        let code = emit_rust(
+            Op::Pack(PackAttrs { count: 2, axis: 1 }),
+            vec![t(DType::I8, &[2]), t(DType::I8, &[2])],
+            vec![t(DType::I8, &[2, 2])],
+        )
+        .unwrap();
+        assert!(
+            code.contains(
+                "            &[view::<u8>(i[0], 0, 2), view::<u8>(i[1], 0, 2)],\n            \
+                 view_mut::<u8>(o[0], 0, 4),\n"
+            ),
+            "{code}"
+        );
+    }
 
     #[test]
     fn split_takes_the_axis_first() {

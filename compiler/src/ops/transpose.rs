@@ -5,13 +5,14 @@
 //! This file also holds small helpers shared by the data-movement families (concatenation, pad,
 //! slice, split/pack, gather, resize, depth-to-space).
 
-use mvcc_runtime::kernels::transpose::{self as kernel, TransposeParams};
+use mvcc_kernels::kernels::transpose::{self as kernel, TransposeParams};
 
 use super::{EvalCx, InferCx};
 use crate::error::Result;
 use crate::interp::{Buf, StepIo};
 use crate::ir::{DType, Shape, Tensor};
 use crate::lower::{LowerCx, Step};
+use crate::rust::step::{Slice, StepCx};
 
 /// The element width a data-movement kernel copies: values are moved as bit patterns, so one
 /// instance per width serves every dtype of that size.
@@ -55,6 +56,12 @@ impl Width {
     /// The one of four names (for 8-, 16-, 32- and 64-bit elements) that matches.
     pub(crate) fn pick(self, names: [&'static str; 4]) -> &'static str {
         names[self.bytes().trailing_zeros() as usize]
+    }
+
+    /// The element type generated Rust views values of this width as (the Rust back end's
+    /// [`crate::rust::step::StepCx`] views integers of these widths; the bits are only moved).
+    pub(crate) fn rust_type(self) -> &'static str {
+        self.pick(["u8", "u16", "i32", "i64"])
     }
 }
 
@@ -167,6 +174,30 @@ pub(crate) fn in_out<'a, 'b, T: bytemuck::Pod>(
         )));
     }
     Ok((x, io.output::<T>(0)?))
+}
+
+/// The Rust back end's [`in_out`]: operand `input` and result `0` as `ty` slices, checked to hold
+/// `want_in` and `want_out` elements.
+///
+/// # Errors
+/// Missing operands or other sizes.
+pub(crate) fn rust_in_out(
+    cx: &mut StepCx<'_>,
+    ty: &str,
+    input: usize,
+    want_in: usize,
+    want_out: usize,
+) -> Result<(Slice, Slice)> {
+    let x = cx.input(input, ty)?;
+    let y = cx.output(0, ty)?;
+    if x.len != want_in || y.len != want_out {
+        return Err(cx.err(format!(
+            "operand of {} and result of {} elements do not match the parameters ({want_in} and \
+             {want_out})",
+            x.len, y.len
+        )));
+    }
+    Ok((x, y))
 }
 
 /// A tensor's `params` as TFLite's Prepare functions compare them: the first scale and zero point,
@@ -330,6 +361,28 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        match self {
+            Kernel::Transpose(p, w) => {
+                let n = p.elements();
+                let (x, y) = rust_in_out(cx, w.rust_type(), 0, n, n)?;
+                let p = cx.param("params", p);
+                cx.call(
+                    "k::transpose::transpose",
+                    &[format!("&{p}"), x.expr, y.expr],
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
 /// One-op graphs for the data-movement families' unit tests.
 #[cfg(test)]
 pub(crate) mod testutil {
@@ -446,6 +499,15 @@ pub(crate) mod testutil {
         outputs: Vec<Tensor>,
         values: &[Buf],
     ) -> Result<(crate::lower::Program, Vec<Buf>)> {
+        let program = crate::lower::lower(&one_op_graph(op, inputs, outputs)?)?;
+        let plan = crate::plan::plan(&program);
+        let outs = crate::interp::Interpreter::new(&program, &plan).run(values)?;
+        Ok((program, outs))
+    }
+
+    /// The graph of one op whose non-constant operands are the model inputs, its results the
+    /// outputs, with the results' shapes inferred.
+    fn one_op_graph(op: Op, inputs: Vec<Tensor>, outputs: Vec<Tensor>) -> Result<Graph> {
         let (mut g, id) = graph(op, inputs.into_iter().map(Some).collect(), outputs);
         let shapes = ops::infer(&g, id)?;
         let node = g.op(id).clone();
@@ -460,10 +522,16 @@ pub(crate) mod testutil {
             .filter(|&t| !g.tensor(t).is_const())
             .collect();
         g.outputs = node.outputs.clone();
-        let program = crate::lower::lower(&g)?;
-        let plan = crate::plan::plan(&program);
-        let outs = crate::interp::Interpreter::new(&program, &plan).run(values)?;
-        Ok((program, outs))
+        Ok(g)
+    }
+
+    /// Lowers the one-op graph as [`lower_and_run`] does and returns the Rust back end's code
+    /// for it (planned as the back end plans, [`crate::rust::plan_program`]).
+    pub fn emit_rust(op: Op, inputs: Vec<Tensor>, outputs: Vec<Tensor>) -> Result<String> {
+        let program = crate::lower::lower(&one_op_graph(op, inputs, outputs)?)?;
+        let (program, plan) = crate::rust::plan_program(program)?;
+        let opts = crate::rust::Options::new("m");
+        Ok(crate::rust::generate(&program, &plan, &opts)?.code)
     }
 
     /// The kernel names of a program's steps and how many operands each reads.
@@ -546,6 +614,24 @@ mod tests {
             origin: &origin,
         };
         assert!(fails_with(k.exec(&mut io), "do not match"));
+    }
+
+    #[test]
+    fn emitted_transpose_moves_bits_of_the_width() {
+        let code = emit_rust(
+            Op::Transpose(NoAttrs),
+            vec![t(DType::I16, &[2, 3]), c32(&[2], &[1, 0])],
+            vec![t(DType::I16, &[3, 2])],
+        )
+        .unwrap();
+        assert!(
+            code.contains(
+                "k::transpose::transpose(&S0_PARAMS, view::<u16>(i[0], 0, 6), \
+                 view_mut::<u16>(o[0], 0, 6));"
+            ),
+            "{code}"
+        );
+        assert!(code.contains("static S0_PARAMS: k::transpose::TransposeParams"));
     }
 
     #[test]

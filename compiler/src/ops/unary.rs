@@ -6,7 +6,7 @@
 //! - SQRT: float32;
 //! - EXP: float32, int8 (`exp.cc`: a lookup table filled by `LUTPopulate` with float `exp`).
 
-use mvcc_runtime::kernels::unary::{self as k, LutParams, RsqrtQParams};
+use mvcc_kernels::kernels::unary::{self as k, LutParams, RsqrtQParams};
 
 use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
@@ -14,6 +14,7 @@ use crate::interp::StepIo;
 use crate::ir::{DType, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::quantize_multiplier;
+use crate::rust::step::StepCx;
 
 /// The shared shape rule: one operand, one result of the same type and shape.
 fn infer_unary(cx: &InferCx<'_>, dtypes: &[DType]) -> Result<Vec<Shape>> {
@@ -247,14 +248,8 @@ fn run<T: bytemuck::Pod>(io: &mut StepIo<'_>, f: impl FnOnce(&[T], &mut [T])) ->
 
 /// An error when an int8 operand holds a value below `zero_point` (a negative real value).
 fn check_nonnegative(io: &StepIo<'_>, zero_point: i32, op: &str) -> Result<()> {
-    if io
-        .input::<i8>(0)?
-        .iter()
-        .any(|&v| i32::from(v) < zero_point)
-    {
-        return Err(io.err(format!("{op} of a negative value (TFLite rejects it)")));
-    }
-    Ok(())
+    k::check_nonnegative(zero_point, io.input::<i8>(0)?)
+        .map_err(|_| io.err(format!("{op} of a negative value (TFLite rejects it)")))
 }
 
 impl Kernel {
@@ -295,9 +290,76 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`; int8 RSQRT and SQRT first check the data as `exec` does (a run-time error).
+    ///
+    /// # Errors
+    /// Operand sizes that differ.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        let ty = match self {
+            Kernel::RsqrtF32 | Kernel::SqrtF32 | Kernel::ExpF32 => "f32",
+            Kernel::RsqrtI8(_) | Kernel::SqrtI8 { .. } | Kernel::ExpI8(_) => "i8",
+        };
+        let x = cx.input(0, ty)?;
+        let y = cx.output(0, ty)?;
+        if x.len != y.len {
+            return Err(cx.err("operand and result sizes differ"));
+        }
+        let check = |cx: &mut StepCx<'_>, zero_point: i32, op: &str| {
+            cx.call_fallible(
+                "k::unary::check_nonnegative",
+                &[zero_point.to_string(), x.expr.clone()],
+                &format!("{op} of a negative value (TFLite rejects it)"),
+            );
+        };
+        match self {
+            Kernel::RsqrtF32 => cx.call("k::unary::rsqrt_f32", &[x.expr, y.expr]),
+            Kernel::SqrtF32 => cx.call("k::unary::sqrt_f32", &[x.expr, y.expr]),
+            Kernel::ExpF32 => cx.call("k::unary::exp_f32", &[x.expr, y.expr]),
+            Kernel::RsqrtI8(p) => {
+                check(cx, p.input_zero_point, "RSQRT");
+                let p = cx.param("params", p);
+                cx.call("k::unary::rsqrt_q", &[format!("&{p}"), x.expr, y.expr]);
+            }
+            Kernel::SqrtI8 {
+                lut,
+                input_zero_point,
+            } => {
+                check(cx, *input_zero_point, "SQRT");
+                let p = cx.param("lut", lut);
+                cx.call("k::unary::lookup_table", &[format!("&{p}"), x.expr, y.expr]);
+            }
+            Kernel::ExpI8(lut) => {
+                let p = cx.param("lut", lut);
+                cx.call("k::unary::lookup_table", &[format!("&{p}"), x.expr, y.expr]);
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::{NoAttrs, Op};
+    use crate::ops::transpose::testutil::{emit_rust, tq};
+
+    #[test]
+    fn emitted_int8_sqrt_checks_its_data_first() {
+        let code = emit_rust(
+            Op::Sqrt(NoAttrs),
+            vec![tq(DType::I8, &[4], 0.5, -3)],
+            vec![tq(DType::I8, &[4], 0.25, 1)],
+        )
+        .unwrap();
+        let check = code
+            .find("k::unary::check_nonnegative(-3, view::<i8>(i[0], 0, 4))")
+            .unwrap_or_else(|| panic!("{code}"));
+        let table = code.find("k::unary::lookup_table(&S0_LUT").unwrap();
+        assert!(check < table);
+        assert!(code.contains("message: \"SQRT of a negative value (TFLite rejects it)\""));
+    }
 
     #[test]
     fn lut_of_identity_is_identity() {

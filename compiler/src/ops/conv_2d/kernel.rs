@@ -1,16 +1,16 @@
 //! The `conv_2d` family's kernels and how they run on a step's operands.
 
-use mvcc_runtime::kernels::common::{ActF32, Quantized, Requant};
-use mvcc_runtime::kernels::conv_2d::{
+use mvcc_kernels::kernels::common::{ActF32, Quantized, Requant};
+use mvcc_kernels::kernels::conv_2d::{
     blocked_len, conv_2d_f32, conv_2d_f32_packed, conv_2d_f32_packed_residual,
     conv_2d_f32_residual, conv_2d_q, conv_2d_q_packed, conv_2d_q_packed_residual,
     conv_2d_q_residual, Conv2dParams, ConvGeometry, ConvQuant, ResidualQ,
 };
-use mvcc_runtime::kernels::depthwise_conv_2d::{
+use mvcc_kernels::kernels::depthwise_conv_2d::{
     depthwise_conv_2d_f32, depthwise_conv_2d_f32_packed, depthwise_conv_2d_q,
     depthwise_conv_2d_q_packed, DepthwiseConv2dParams,
 };
-use mvcc_runtime::kernels::transpose_conv::{
+use mvcc_kernels::kernels::transpose_conv::{
     transpose_conv_f32, transpose_conv_q, TransposeConvParams,
 };
 
@@ -18,6 +18,7 @@ use super::Weights;
 use crate::error::Result;
 use crate::interp::{Buf, StepIo};
 use crate::ir::DType;
+use crate::rust::step::{rust_type, Slice, StepCx};
 
 /// The `conv_2d` family's kernels: CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV, float32 or
 /// quantized (`dtype` `I8` or `U8` selects the element type of input, filter and output).
@@ -426,5 +427,284 @@ impl Kernel {
                 _ => exec_transpose_q::<i8>(io, params, q, requant),
             },
         }
+    }
+}
+
+/// Input, filter and bias expressions of a forward convolution, checked like [`conv_operands`].
+fn rust_conv_operands(
+    cx: &mut StepCx<'_>,
+    (t, b_ty): (&str, &str),
+    weights: Weights,
+    (input_len, n, k): (usize, usize, usize),
+) -> Result<(Slice, Slice, Option<Slice>)> {
+    let x = cx.input(0, t)?;
+    let w = cx.input(1, t)?;
+    let (w_len, b) = match weights {
+        Weights::Packed => (blocked_len(n, k), Some(cx.input(2, b_ty)?)),
+        Weights::Model => (n * k, cx.opt_input(2, b_ty)?),
+    };
+    let bias_ok = b.as_ref().is_none_or(|b| b.len == n);
+    if x.len != input_len || w.len != w_len || !bias_ok {
+        return Err(cx.err("operand sizes do not match the convolution"));
+    }
+    Ok((x, w, b))
+}
+
+/// `Some(expr)` / `None`.
+fn opt_expr(s: Option<Slice>) -> String {
+    s.map_or_else(|| "None".into(), |s| format!("Some({s})"))
+}
+
+impl Kernel {
+    /// Writes the step's Rust code: the same kernel [`Kernel::exec`] runs, with every parameter a
+    /// `static`.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_rust(&self, cx: &mut StepCx<'_>) -> Result<()> {
+        match self {
+            Kernel::Conv2dF32 {
+                params,
+                act,
+                weights,
+                residual,
+            } => {
+                let g = &params.geom;
+                let k = g.filter_h * g.filter_w * params.filter_in_c();
+                let (x, w, b) =
+                    rust_conv_operands(cx, ("f32", "f32"), *weights, (g.input_len(), g.out_c, k))?;
+                let p = cx.param("params", params);
+                let a = cx.param("act", act);
+                let mut args = vec![format!("&{p}"), a];
+                if let Some(r) = residual {
+                    args.push(cx.param("residual", r));
+                }
+                let inputs = (x, w, b);
+                conv_call(
+                    cx,
+                    "k::conv_2d::conv_2d_f32",
+                    args,
+                    inputs,
+                    *weights,
+                    residual.is_some(),
+                    ("f32", g),
+                )
+            }
+            Kernel::Conv2dQ {
+                dtype,
+                params,
+                q,
+                requant,
+                weights,
+                residual,
+            } => {
+                let t = rust_type(*dtype);
+                let g = &params.geom;
+                let k = g.filter_h * g.filter_w * params.filter_in_c();
+                let (x, w, b) =
+                    rust_conv_operands(cx, (t, "i32"), *weights, (g.input_len(), g.out_c, k))?;
+                if requant.len() != g.out_c {
+                    return Err(cx.err("one multiplier per output channel is needed"));
+                }
+                let p = cx.param("params", params);
+                let qn = cx.param("quant", q);
+                let rq = cx.param_array("requant", requant);
+                let mut args = vec![format!("&{p}"), format!("&{qn}"), format!("&{rq}")];
+                if let Some(r) = residual {
+                    let r = cx.param("residual", r);
+                    args.push(format!("&{r}"));
+                }
+                let inputs = (x, w, b);
+                conv_call(
+                    cx,
+                    "k::conv_2d::conv_2d_q",
+                    args,
+                    inputs,
+                    *weights,
+                    residual.is_some(),
+                    (t, g),
+                )
+            }
+            Kernel::DepthwiseConv2dF32 {
+                params,
+                act,
+                weights,
+            } => {
+                let g = &params.geom;
+                let k = g.filter_h * g.filter_w;
+                let (x, w, b) =
+                    rust_conv_operands(cx, ("f32", "f32"), *weights, (g.input_len(), g.out_c, k))?;
+                let p = cx.param("params", params);
+                let a = cx.param("act", act);
+                let mut args = vec![format!("&{p}"), a, x.expr, w.expr];
+                let path = match (weights, b) {
+                    (Weights::Packed, Some(b)) => {
+                        args.push(b.expr);
+                        "k::depthwise_conv_2d::depthwise_conv_2d_f32_packed"
+                    }
+                    (_, b) => {
+                        args.push(opt_expr(b));
+                        "k::depthwise_conv_2d::depthwise_conv_2d_f32"
+                    }
+                };
+                let out = cx.output(0, "f32")?;
+                if out.len != g.output_len() {
+                    return Err(cx.err("the output size does not match the kernel"));
+                }
+                args.push(out.expr);
+                cx.call(path, &args);
+                Ok(())
+            }
+            Kernel::DepthwiseConv2dQ {
+                dtype,
+                params,
+                q,
+                requant,
+                weights,
+            } => {
+                let t = rust_type(*dtype);
+                let g = &params.geom;
+                let k = g.filter_h * g.filter_w;
+                let (x, w, b) =
+                    rust_conv_operands(cx, (t, "i32"), *weights, (g.input_len(), g.out_c, k))?;
+                if requant.len() != g.out_c {
+                    return Err(cx.err("one multiplier per output channel is needed"));
+                }
+                let p = cx.param("params", params);
+                let qn = cx.param("quant", q);
+                let rq = cx.param_array("requant", requant);
+                let mut args = vec![
+                    format!("&{p}"),
+                    format!("&{qn}"),
+                    format!("&{rq}"),
+                    x.expr,
+                    w.expr,
+                ];
+                let path = match (weights, b) {
+                    (Weights::Packed, Some(b)) => {
+                        args.push(b.expr);
+                        "k::depthwise_conv_2d::depthwise_conv_2d_q_packed"
+                    }
+                    (_, b) => {
+                        args.push(opt_expr(b));
+                        "k::depthwise_conv_2d::depthwise_conv_2d_q"
+                    }
+                };
+                let out = cx.output(0, t)?;
+                if out.len != g.output_len() {
+                    return Err(cx.err("the output size does not match the kernel"));
+                }
+                args.push(out.expr);
+                cx.call(path, &args);
+                Ok(())
+            }
+            Kernel::TransposeConvF32 { params, act } => {
+                let g = &params.geom;
+                let w = cx.input(1, "f32")?;
+                let x = cx.input(2, "f32")?;
+                let b = cx.opt_input(3, "f32")?;
+                transpose_sizes(cx, g, &w, &x, b.as_ref())?;
+                let p = cx.param("params", params);
+                let a = cx.param("act", act);
+                let out = cx.output(0, "f32")?;
+                if out.len != g.output_len() {
+                    return Err(cx.err("the output size does not match the kernel"));
+                }
+                let args = [format!("&{p}"), a, x.expr, w.expr, opt_expr(b), out.expr];
+                cx.call("k::transpose_conv::transpose_conv_f32", &args);
+                Ok(())
+            }
+            Kernel::TransposeConvQ {
+                dtype,
+                params,
+                q,
+                requant,
+            } => {
+                let t = rust_type(*dtype);
+                let g = &params.geom;
+                let w = cx.input(1, t)?;
+                let x = cx.input(2, t)?;
+                let b = cx.opt_input(3, "i32")?;
+                transpose_sizes(cx, g, &w, &x, b.as_ref())?;
+                if requant.len() != g.out_c {
+                    return Err(cx.err("one multiplier per output channel is needed"));
+                }
+                let p = cx.param("params", params);
+                let qn = cx.param("quant", q);
+                let rq = cx.param_array("requant", requant);
+                let acc = cx.scratch("i32")?;
+                let out = cx.output(0, t)?;
+                if out.len != g.output_len() || acc.len != g.output_len() {
+                    return Err(cx.err("the output or scratch size does not match the kernel"));
+                }
+                let args = [
+                    format!("&{p}"),
+                    format!("&{qn}"),
+                    format!("&{rq}"),
+                    x.expr,
+                    w.expr,
+                    opt_expr(b),
+                    acc.expr,
+                    out.expr,
+                ];
+                cx.call("k::transpose_conv::transpose_conv_q", &args);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The call of a CONV_2D kernel `base` (`_packed` for packed weights, `_residual` with a fused
+/// ADD): `args` (parameters), then input, filter, bias, the residual (operand 3) and the output.
+fn conv_call(
+    cx: &mut StepCx<'_>,
+    base: &str,
+    mut args: Vec<String>,
+    (x, w, b): (Slice, Slice, Option<Slice>),
+    weights: Weights,
+    residual: bool,
+    (t, g): (&str, &ConvGeometry),
+) -> Result<()> {
+    args.extend([x.expr, w.expr]);
+    let mut path = base.to_string();
+    match (weights, b) {
+        (Weights::Packed, Some(b)) => {
+            path.push_str("_packed");
+            args.push(b.expr);
+        }
+        (_, b) => args.push(opt_expr(b)),
+    }
+    if residual {
+        path.push_str("_residual");
+        let y = cx.input(3, t)?;
+        if y.len != g.output_len() {
+            return Err(cx.err("the residual does not match the output"));
+        }
+        args.push(y.expr);
+    }
+    let out = cx.output(0, t)?;
+    if out.len != g.output_len() {
+        return Err(cx.err("the output size does not match the kernel"));
+    }
+    args.push(out.expr);
+    cx.call(&path, &args);
+    Ok(())
+}
+
+/// TRANSPOSE_CONV operand sizes, checked like [`transpose_operands`].
+fn transpose_sizes(
+    cx: &StepCx<'_>,
+    g: &ConvGeometry,
+    w: &Slice,
+    x: &Slice,
+    b: Option<&Slice>,
+) -> Result<()> {
+    let ok = w.len == g.out_c * g.filter_h * g.filter_w * g.in_c
+        && x.len == g.input_len()
+        && b.is_none_or(|b| b.len == g.out_c);
+    if ok {
+        Ok(())
+    } else {
+        Err(cx.err("operand sizes do not match the transpose convolution"))
     }
 }

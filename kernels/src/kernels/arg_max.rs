@@ -32,9 +32,14 @@ impl ArgIndex for i64 {
 }
 
 /// `reference_ops::ArgMinMax` with `std::greater`: the first index of the largest value (a later
-/// value replaces the current one only if strictly greater; NaN never does).
+/// value replaces the current one only if strictly greater; NaN never does). An empty axis gives
+/// index 0 everywhere.
 pub fn arg_max<T: Copy + PartialOrd, I: ArgIndex>(p: &ArgMaxParams, input: &[T], output: &mut [I]) {
     if p.axis == 0 {
+        // Nothing to compare; the output does not depend on what the buffer held before.
+        for o in output.iter_mut() {
+            *o = I::from_index(0);
+        }
         return;
     }
     for outer in 0..p.outer {

@@ -119,6 +119,8 @@ pub fn sum_i8_float(p: &SumI8FloatParams, input: &[i8], output: &mut [i8], scrat
     p.shape
         .for_each(|i, o| scratch[o] = scratch[o].wrapping_add(i32::from(input[i])));
     if p.shape.reduced_len() == 0 {
+        // No element reduced: zeros (the output is not assumed to be zeroed).
+        output.fill(0);
         return;
     }
     for (y, &s) in output.iter_mut().zip(scratch.iter()) {
@@ -171,6 +173,9 @@ pub fn mean_int<T: Copy + Into<i64> + TryFrom<i64> + Default>(
         for (y, &s) in output.iter_mut().zip(scratch.iter()) {
             *y = T::try_from(s / n).unwrap_or_default();
         }
+    } else {
+        // No element reduced: zeros (the output is not assumed to be zeroed).
+        output.fill(T::default());
     }
 }
 
@@ -207,6 +212,8 @@ pub fn quantized_mean_or_sum<T: Quantized>(
         .for_each(|i, o| scratch[o] = scratch[o].wrapping_add(input[i].to_i32()));
     let n = p.shape.reduced_len() as i64;
     if n == 0 {
+        // No element reduced: zeros (the output is not assumed to be zeroed).
+        output.fill(T::from_i32_saturating(0));
         return;
     }
     let offset = i64::from(p.input_zero_point) * n;

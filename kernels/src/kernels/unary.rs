@@ -47,6 +47,31 @@ pub fn lookup_table<T: Quantized>(p: &LutParams<T>, input: &[T], out: &mut [T]) 
     }
 }
 
+/// A stored value below the input's zero point (a negative real value) met at run time: TFLite's
+/// quantized RSQRT and SQRT fail the invocation on one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NegativeInput {
+    /// Position of the first such value in the input.
+    pub position: usize,
+    /// The stored value.
+    pub value: i32,
+}
+
+/// The check TFLite's quantized RSQRT and SQRT make before computing: every stored value at least
+/// `zero_point`.
+///
+/// # Errors
+/// [`NegativeInput`] for the first value below `zero_point`.
+pub fn check_nonnegative<T: Quantized>(zero_point: i32, input: &[T]) -> Result<(), NegativeInput> {
+    match input.iter().position(|&v| v.to_i32() < zero_point) {
+        Some(position) => Err(NegativeInput {
+            position,
+            value: input[position].to_i32(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Quantized RSQRT (int8): `elementwise.cc`'s `RsqrtEvalQuantized`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RsqrtQParams {
@@ -182,6 +207,18 @@ mod tests {
         let mut out = [0i8; 3];
         lookup_table(&p, &[-1i8, 0, 5], &mut out);
         assert_eq!(out, [1, 0, -5]);
+    }
+
+    #[test]
+    fn negative_inputs_are_found() {
+        assert_eq!(check_nonnegative(-3, &[-3i8, 0, 7]), Ok(()));
+        assert_eq!(
+            check_nonnegative(-3, &[0i8, -4, -5]),
+            Err(NegativeInput {
+                position: 1,
+                value: -4
+            })
+        );
     }
 
     #[test]

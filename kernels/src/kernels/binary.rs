@@ -233,11 +233,36 @@ pub fn mul_i32(p: &BinaryI32Params, in1: &[i32], in2: &[i32], out: &mut [i32]) {
 }
 
 /// int32 DIV, truncating toward zero. TFLite rejects a zero divisor at run time; here it gives 0
-/// (the compiler's evaluation reports it as an error before calling this).
+/// ([`div_i32_checked`] refuses it, as TFLite does).
 pub fn div_i32(p: &BinaryI32Params, in1: &[i32], in2: &[i32], out: &mut [i32]) {
     broadcast_map(&p.shape, in1, in2, out, |a, b| {
         p.act.apply(a.checked_div(b).unwrap_or(0))
     });
+}
+
+/// A stored zero divisor of an int32 DIV (TFLite fails the op at run time on one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DivisionByZero {
+    /// Position of the first zero in the divisor operand.
+    pub position: usize,
+}
+
+/// int32 DIV as TFLite runs it: refuses a divisor operand holding a zero anywhere (before
+/// writing anything), else [`div_i32`].
+///
+/// # Errors
+/// [`DivisionByZero`] for the first zero in `in2`.
+pub fn div_i32_checked(
+    p: &BinaryI32Params,
+    in1: &[i32],
+    in2: &[i32],
+    out: &mut [i32],
+) -> Result<(), DivisionByZero> {
+    if let Some(position) = in2.iter().position(|&b| b == 0) {
+        return Err(DivisionByZero { position });
+    }
+    div_i32(p, in1, in2, out);
+    Ok(())
 }
 
 /// int32 SQUARED_DIFFERENCE (wrapping).
@@ -467,6 +492,25 @@ mod tests {
         // Both sides broadcast.
         let s = shape(&[2, 1], &[1, 3]);
         assert_eq!(s.num_elements(), 6);
+    }
+
+    #[test]
+    fn int32_div_refuses_a_stored_zero() {
+        let p = BinaryI32Params {
+            shape: shape(&[3], &[3]),
+            act: ActQ {
+                min: i32::MIN,
+                max: i32::MAX,
+            },
+        };
+        let mut out = [7; 3];
+        assert_eq!(
+            div_i32_checked(&p, &[6, -7, 9], &[3, 0, 0], &mut out),
+            Err(DivisionByZero { position: 1 })
+        );
+        assert_eq!(out, [7; 3]);
+        div_i32_checked(&p, &[6, -7, 9], &[3, 2, -4], &mut out).unwrap();
+        assert_eq!(out, [2, -3, -2]);
     }
 
     #[test]
