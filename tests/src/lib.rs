@@ -63,7 +63,17 @@ impl Fixture {
 
 /// All fixtures, sorted by name, filtered by the `MVCC_CASE` substring if set.
 pub fn fixtures() -> Vec<Fixture> {
-    let filter = std::env::var("MVCC_CASE").ok();
+    fixtures_matching(std::env::var("MVCC_CASE").ok())
+}
+
+/// The fixture called `name`, whatever `MVCC_CASE` says.
+pub fn fixture(name: &str) -> Option<Fixture> {
+    fixtures_matching(Some(name.to_string()))
+        .into_iter()
+        .find(|f| f.name == name)
+}
+
+fn fixtures_matching(filter: Option<String>) -> Vec<Fixture> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(fixtures_dir()) else {
         return out;
@@ -203,4 +213,140 @@ pub fn compare(dtype: DType, got: &[u8], want: &NpyArray, tolerance: f32) -> Com
 /// A buffer holding an `.npy` array's bytes.
 pub fn buf(a: &NpyArray) -> Buf {
     Buf::from_bytes(&a.data)
+}
+
+/// One optional shape per model input.
+pub type InputShapes = Vec<Option<Vec<usize>>>;
+
+/// The model's inputs as the fixture holds them, and the shapes to import the model with (models
+/// with dynamic dimensions were run at the inputs' shapes).
+///
+/// # Errors
+/// A missing input tensor.
+pub fn fixture_inputs(f: &Fixture) -> Result<(Vec<Buf>, InputShapes), String> {
+    let mut inputs = Vec::new();
+    let mut shapes = Vec::new();
+    for idx in f.indices("inputs") {
+        let a = f
+            .tensor("tensors", idx)
+            .ok_or_else(|| format!("missing input tensors/{idx}.npy"))?;
+        inputs.push(buf(&a));
+        shapes.push(Some(a.shape.clone()));
+    }
+    Ok((inputs, shapes))
+}
+
+/// Compares every tensor the fixture checks with the value a back end computed (`values`,
+/// indexed by the program's value ids), or with the importer's constant for tensors folded at
+/// import; tensors fused away by the middle end are skipped. Returns the mismatches.
+pub fn check_values(
+    f: &Fixture,
+    graph: &mvcc::ir::Graph,
+    program: &mvcc::lower::Program,
+    values: &[Option<Buf>],
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    for idx in f.indices("checked") {
+        let Some(want) = f.tensor("tensors", idx) else {
+            bad.push(format!("tensor {idx}: reference tensors/{idx}.npy missing"));
+            continue;
+        };
+        // A value of the program, or a tensor the importer folded into a constant.
+        let (dtype, bytes, producer) = if let Some(v) = program
+            .values
+            .iter()
+            .position(|v| v.tflite_index == Some(idx))
+        {
+            let Some(b) = values.get(v).and_then(|b| b.as_ref()) else {
+                bad.push(format!(
+                    "tensor {idx} \"{}\": no value",
+                    program.values[v].name
+                ));
+                continue;
+            };
+            let producer = program
+                .steps
+                .iter()
+                .find(|s| s.outputs.iter().any(|o| o.index() == v))
+                .map(|s| s.origin.to_string())
+                .unwrap_or_else(|| "alias".into());
+            (program.values[v].dtype, b.bytes().to_vec(), producer)
+        } else if let Some(t) = graph
+            .tensors
+            .iter()
+            .find(|t| t.tflite_index == Some(idx) && t.data.is_some())
+        {
+            (
+                t.dtype,
+                t.data.clone().unwrap_or_default(),
+                "folded at import".to_string(),
+            )
+        } else {
+            // Fused away by the middle end: nothing to compare.
+            continue;
+        };
+        let name = graph
+            .tensors
+            .iter()
+            .find(|t| t.tflite_index == Some(idx))
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        if let Compare::Mismatch(m) = compare(dtype, &bytes, &want, FLOAT_TOLERANCE) {
+            bad.push(format!("tensor {idx} \"{name}\" ({producer}): {m}"));
+        }
+    }
+    bad
+}
+
+/// Runs every fixture through `run` (`Ok(mismatches)` or `Err(failure)`), with a table of
+/// known failures that must still fail; panics listing every unexpected result.
+pub fn run_suite(
+    what: &str,
+    known_failures: &[(&str, &str)],
+    run: impl Fn(&Fixture) -> Result<Vec<String>, String>,
+) {
+    let all = fixtures();
+    assert!(
+        !all.is_empty() || std::env::var("MVCC_CASE").is_ok(),
+        "no fixtures found in {}",
+        fixtures_dir().display()
+    );
+    let mut unexpected = Vec::new();
+    let mut passed = 0;
+    for f in &all {
+        let known = known_failures.iter().find(|(n, _)| *n == f.name);
+        let result = run(f);
+        let failed = match &result {
+            Ok(bad) => !bad.is_empty(),
+            Err(_) => true,
+        };
+        match (&result, known) {
+            (Ok(bad), None) if bad.is_empty() => passed += 1,
+            (_, Some((_, why))) if failed => eprintln!("known failure {}: {why}", f.name),
+            (_, Some(_)) => unexpected.push(format!(
+                "{}: passes but is listed as a known failure; remove it",
+                f.name
+            )),
+            (Ok(bad), None) => {
+                let shown: Vec<&str> = bad.iter().take(8).map(String::as_str).collect();
+                unexpected.push(format!(
+                    "{}: {} tensors differ:\n    {}",
+                    f.name,
+                    bad.len(),
+                    shown.join("\n    ")
+                ));
+            }
+            (Err(e), None) => unexpected.push(format!("{}: {e}", f.name)),
+        }
+    }
+    eprintln!(
+        "conformance ({what}): {passed}/{} fixtures match TFLite",
+        all.len()
+    );
+    assert!(
+        unexpected.is_empty(),
+        "{} fixture(s) failed:\n{}",
+        unexpected.len(),
+        unexpected.join("\n")
+    );
 }

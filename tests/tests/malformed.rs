@@ -282,8 +282,9 @@ fn missing_quantization_where_required() {
     expect_error(&m, &["operator 0 (CONV_2D)", "quantization"]);
 }
 
-#[test]
-fn every_unsupported_op_is_listed_at_once() {
+/// A model with FLOOR, NEG, an unknown builtin and a RESHAPE of a future version (also committed
+/// as `tests/ui/models/unsupported_ops.tflite` for the `include_model!` UI test).
+fn unsupported_ops_model() -> ModelSpec {
     let mut m = base();
     let floor = m.add_opcode(8, 1);
     let neg = m.add_opcode(59, 2);
@@ -309,6 +310,36 @@ fn every_unsupported_op_is_listed_at_once() {
         prev = t;
     }
     m.outputs = vec![prev];
+    m
+}
+
+/// The models the `include_model!` UI tests (`tests/ui/`) read, checked against their builders
+/// (`MVCC_BLESS=1` rewrites them).
+#[test]
+fn ui_test_models_are_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/models");
+    let conv = std::fs::read(mvcc_tests::fixtures_dir().join("conv_f32/model.tflite")).unwrap();
+    for (name, bytes) in [
+        ("unsupported_ops.tflite", unsupported_ops_model().to_bytes()),
+        ("truncated.tflite", conv[..conv.len() / 2].to_vec()),
+    ] {
+        let path = dir.join(name);
+        if std::env::var_os("MVCC_BLESS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == bytes,
+            "{} is stale: run with MVCC_BLESS=1",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_unsupported_op_is_listed_at_once() {
+    let m = unsupported_ops_model();
     let e = mvcc::load_model(&m.to_bytes()).unwrap_err();
     let unsupported: Vec<&Problem> = e
         .problems
