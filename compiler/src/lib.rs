@@ -26,6 +26,8 @@
 #![warn(missing_docs)]
 
 pub mod build;
+#[cfg(feature = "cranelift")]
+pub mod clif;
 pub mod error;
 pub mod inspect;
 pub mod interp;

@@ -74,17 +74,24 @@ enum Command {
     Build {
         /// The `.tflite` model.
         model: PathBuf,
-        /// What to write. `rust`: `DIR/NAME.rs` (a Rust module for `include!` or `mod`) and
-        /// `DIR/NAME.weights.bin` (its weights, embedded with `include_bytes!`).
-        #[arg(long, value_enum, default_value_t = Emit::Rust)]
-        emit: Emit,
+        /// What to write, comma-separated. `obj`: `DIR/NAME.o`, a relocatable object defining
+        /// `NAME_run` with the code and the weights; `header`: `DIR/NAME.h`, its C header;
+        /// `staticlib`: `DIR/libNAME.a`, the object in an archive; `clif`: `DIR/NAME.clif`, the
+        /// Cranelift IR of every function; `rust`: `DIR/NAME.rs` (a Rust module for `include!`
+        /// or `mod`) and `DIR/NAME.weights.bin` (its weights).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "obj,header")]
+        emit: Vec<Emit>,
+        /// The target of `obj` and `staticlib`: `host`, a name from `targets/`
+        /// (`x86_64-unknown-linux-gnu`, `aarch64-linux-android`, …) or a target `.json` file.
+        #[arg(long, default_value = "host")]
+        target: String,
         /// The output directory (created if missing).
         #[arg(short = 'o', long = "out-dir", default_value = ".")]
         out_dir: PathBuf,
-        /// The model's name in file and item names (default: the file stem, sanitized).
+        /// The model's name in file and symbol names (default: the file stem, sanitized).
         #[arg(long)]
         name: Option<String>,
-        /// Also generate `run_traced`, calling a hook after every step.
+        /// Rust: also generate `run_traced`, calling a hook after every step.
         #[arg(long)]
         trace: bool,
         /// The shape of each input, in order, as `1x224x224x3` (for models with dynamic
@@ -92,18 +99,40 @@ enum Command {
         #[arg(long = "input-shape")]
         input_shapes: Vec<String>,
     },
+    /// Measure a model's latency: run it repeatedly on zero inputs and report the median and
+    /// minimum time per run and the throughput.
+    Bench {
+        /// The `.tflite` model.
+        model: PathBuf,
+        /// The back end.
+        #[arg(long, value_enum, default_value_t = Backend::Jit)]
+        backend: Backend,
+        /// Timed runs (after one warm-up run).
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum Emit {
+    /// A relocatable object file (Cranelift back end).
+    Obj,
+    /// The object's C header.
+    Header,
+    /// A static library holding the object.
+    Staticlib,
     /// Rust source using `mvcc-runtime`.
     Rust,
+    /// The Cranelift IR of every function, as generated (`DIR/NAME.clif`).
+    Clif,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
     /// The reference interpreter (TFLite's reference kernels, bit for bit).
     Interp,
+    /// Native code for this machine, compiled by the Cranelift back end.
+    Jit,
 }
 
 fn main() -> ExitCode {
@@ -139,13 +168,28 @@ fn main() -> ExitCode {
         ),
         Command::Build {
             model,
-            emit: Emit::Rust,
+            emit,
+            target,
             out_dir,
             name,
             trace,
             input_shapes,
-        } => parse_shapes(&input_shapes)
-            .and_then(|shapes| build_rust(&model, &out_dir, name.as_deref(), trace, &shapes)),
+        } => parse_shapes(&input_shapes).and_then(|shapes| {
+            build(
+                &model,
+                &emit,
+                &target,
+                &out_dir,
+                name.as_deref(),
+                trace,
+                &shapes,
+            )
+        }),
+        Command::Bench {
+            model,
+            backend,
+            runs,
+        } => bench(&model, backend, runs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -171,6 +215,123 @@ fn parse_shapes(specs: &[String]) -> Result<Vec<Option<Vec<usize>>>> {
                 .map_err(|_| anyhow!("--input-shape {s:?}: expected dimensions like 1x224x224x3"))
         })
         .collect()
+}
+
+#[allow(clippy::too_many_arguments)] // one per command-line option
+fn build(
+    model: &Path,
+    emit: &[Emit],
+    target: &str,
+    dir: &Path,
+    name: Option<&str>,
+    trace: bool,
+    shapes: &[Option<Vec<usize>>],
+) -> Result<()> {
+    if emit.contains(&Emit::Rust) {
+        build_rust(model, dir, name, trace, shapes)?;
+    }
+    let native: Vec<Emit> = emit.iter().copied().filter(|e| *e != Emit::Rust).collect();
+    if native.is_empty() {
+        return Ok(());
+    }
+    let stem = model
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model");
+    let name = mvcc::clif::c_name(name.unwrap_or(stem));
+    let g = load_with_shapes(model, shapes)?;
+    let (program, plan) = mvcc::interp::compile(&g)?;
+    let t = mvcc::clif::target::Target::lookup(target)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let write = |file: String, bytes: &[u8]| -> Result<()> {
+        let p = dir.join(file);
+        std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
+        println!("wrote {}", p.display());
+        Ok(())
+    };
+    if native.contains(&Emit::Obj) || native.contains(&Emit::Staticlib) {
+        let obj = mvcc::clif::object::object(&program, &plan, &t, &name)?;
+        if native.contains(&Emit::Obj) {
+            write(format!("{name}.o"), &obj)?;
+        }
+        if native.contains(&Emit::Staticlib) {
+            let ar =
+                mvcc::clif::object::archive(&format!("{name}.o"), &obj, &[format!("{name}_run")]);
+            write(format!("lib{name}.a"), &ar)?;
+        }
+    }
+    if native.contains(&Emit::Clif) {
+        let text = mvcc::clif::object::clif_text(&program, &plan, &t, &name)?;
+        write(format!("{name}.clif"), text.as_bytes())?;
+    }
+    if native.contains(&Emit::Header) {
+        let source = model
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model.tflite");
+        write(
+            format!("{name}.h"),
+            mvcc::clif::object::header(&program, &plan, &name, source).as_bytes(),
+        )?;
+    }
+    println!("arena {} bytes", plan.arena_bytes);
+    Ok(())
+}
+
+fn bench(model: &Path, backend: Backend, runs: usize) -> Result<()> {
+    let g = load(model)?;
+    let t0 = std::time::Instant::now();
+    let (program, plan) = mvcc::interp::compile(&g)?;
+    let inputs: Vec<Buf> = program
+        .inputs
+        .iter()
+        .map(|&v| Buf::zeroed(program.value(v).bytes))
+        .collect();
+    let runs = runs.max(1);
+    let mut times = Vec::with_capacity(runs);
+    let compile;
+    match backend {
+        Backend::Interp => {
+            let interp = Interpreter::new(&program, &plan);
+            compile = t0.elapsed();
+            interp.run(&inputs)?;
+            for _ in 0..runs {
+                let t = std::time::Instant::now();
+                interp.run(&inputs)?;
+                times.push(t.elapsed());
+            }
+        }
+        Backend::Jit => {
+            let jit = mvcc::clif::Jit::new(&program, &plan)?;
+            compile = t0.elapsed();
+            let mut arena = mvcc::clif::Arena::new(plan.arena_bytes);
+            let mut outs: Vec<Buf> = program
+                .outputs
+                .iter()
+                .map(|&v| Buf::zeroed(program.value(v).bytes))
+                .collect();
+            jit.run_in(&mut arena, &inputs, &mut outs, None)?;
+            for _ in 0..runs {
+                let t = std::time::Instant::now();
+                jit.run_in(&mut arena, &inputs, &mut outs, None)?;
+                times.push(t.elapsed());
+            }
+        }
+    }
+    times.sort();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let median = times[times.len() / 2];
+    println!(
+        "{}: backend {:?}, {} runs: median {:.3} ms, min {:.3} ms, {:.1} runs/s (compile {:.3} s)",
+        model.display(),
+        backend,
+        runs,
+        ms(median),
+        ms(times[0]),
+        1.0 / median.as_secs_f64().max(1e-12),
+        compile.as_secs_f64()
+    );
+    Ok(())
 }
 
 fn build_rust(
@@ -501,10 +662,17 @@ fn run(
     for (i, (p, &t)) in inputs.iter().zip(&g.inputs).enumerate() {
         bufs.push(load_input(p, g.tensor(t), i, mean, std)?);
     }
-    let Backend::Interp = backend;
     let (program, plan) = mvcc::interp::compile(&g)?;
-    let interp = Interpreter::new(&program, &plan);
-    let (outs, values) = interp.run_values(&bufs, dump.is_some())?;
+    let (outs, values) = match backend {
+        Backend::Interp => Interpreter::new(&program, &plan).run_values(&bufs, dump.is_some())?,
+        Backend::Jit => {
+            if dump.is_some() {
+                bail!("--dump needs --backend interp");
+            }
+            let jit = mvcc::clif::Jit::new(&program, &plan)?;
+            (jit.run(&bufs)?, Vec::new())
+        }
+    };
     let npy_of = |dtype: DType, shape: &[usize], b: &[u8]| NpyArray {
         dtype,
         shape: shape.to_vec(),

@@ -350,3 +350,25 @@ pub fn run_suite(
         unexpected.join("\n")
     );
 }
+
+/// Compares only the model outputs a back end returned (in model order) with TFLite's.
+pub fn check_outputs(
+    f: &Fixture,
+    graph: &mvcc::ir::Graph,
+    program: &mvcc::lower::Program,
+    outputs: &[Buf],
+) -> Vec<String> {
+    let mut values = vec![None; program.values.len()];
+    for (n, &v) in program.outputs.iter().enumerate() {
+        values[v.index()] = outputs.get(n).cloned();
+    }
+    let wanted: Vec<u32> = f.indices("outputs");
+    check_values(f, graph, program, &values)
+        .into_iter()
+        .filter(|m| {
+            wanted
+                .iter()
+                .any(|i| m.starts_with(&format!("tensor {i} ")))
+        })
+        .collect()
+}

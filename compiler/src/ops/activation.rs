@@ -641,6 +641,105 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code: float kernels four lanes at a time; quantized RELU,
+    /// LEAKY_RELU and HARD_SWISH a lookup in the 256-entry table of the reference kernel's
+    /// results; quantized PRELU (two operands) scalar fixed-point arithmetic.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        use super::binary::clif::{
+            broadcast_operands, byte_table, fact, fclamp, fconst, lut8, map_broadcast, map_f32,
+            narrow8, sel, widen8,
+        };
+        use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+        use cranelift_codegen::ir::{types, InstBuilder};
+
+        match self {
+            Kernel::ReluF32(act) => map_f32(cx, |cx, x| fact(cx, x, *act)),
+            Kernel::ReluQ { dtype, params } => {
+                let t = byte_table(
+                    *dtype,
+                    |x, o| k::relu_q(params, x, o),
+                    |x, o| k::relu_q(params, x, o),
+                );
+                lut8(cx, &t, None)
+            }
+            Kernel::LeakyReluF32 { alpha } => map_f32(cx, |cx, x| {
+                let zero = fconst(cx, x, 0.0);
+                let pos = cx.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+                let a = fconst(cx, x, *alpha);
+                let m = cx.b.ins().fmul(x, a);
+                sel(cx, pos, x, m)
+            }),
+            Kernel::LeakyReluQ { dtype, params } => {
+                let t = byte_table(
+                    *dtype,
+                    |x, o| k::leaky_relu_q(params, x, o),
+                    |x, o| k::leaky_relu_q(params, x, o),
+                );
+                lut8(cx, &t, None)
+            }
+            Kernel::PreluF32(s) => {
+                let (srcs, out) = broadcast_operands(cx, s, types::F32)?;
+                map_broadcast(cx, &s.dims, &srcs, (out, types::F32), true, |cx, v| {
+                    let (x, a) = (v[0], v[1]);
+                    let zero = fconst(cx, x, 0.0);
+                    let nonneg = cx.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, zero);
+                    let m = cx.b.ins().fmul(x, a);
+                    sel(cx, nonneg, x, m)
+                })
+            }
+            Kernel::PreluQ { dtype, params } => {
+                let dtype = match dtype {
+                    DType::I8 | DType::U8 => *dtype,
+                    t => return Err(cx.err(format!("no quantized kernel for {t}"))),
+                };
+                let p = *params;
+                let (srcs, out) = broadcast_operands(cx, &p.shape, types::I8)?;
+                map_broadcast(
+                    cx,
+                    &p.shape.dims,
+                    &srcs,
+                    (out, types::I8),
+                    false,
+                    |cx, v| {
+                        let x = widen8(cx, v[0], dtype);
+                        let x = cx.b.ins().iadd_imm_s(x, i64::from(p.input_offset));
+                        let a = widen8(cx, v[1], dtype);
+                        let a = cx.b.ins().iadd_imm_s(a, i64::from(p.alpha_offset));
+                        let r1 = cx.mbqm(x, p.output1.multiplier, p.output1.shift);
+                        let xa = cx.b.ins().imul(x, a);
+                        let r2 = cx.mbqm(xa, p.output2.multiplier, p.output2.shift);
+                        let nonneg = cx.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, x, 0);
+                        let r = cx.b.ins().select(nonneg, r1, r2);
+                        let r = cx.b.ins().iadd_imm_s(r, i64::from(p.output_offset));
+                        narrow8(cx, r, None, dtype)
+                    },
+                )
+            }
+            Kernel::HardSwishF32 => map_f32(cx, |cx, x| {
+                let three = fconst(cx, x, 3.0);
+                let r = cx.b.ins().fadd(x, three);
+                let r = fclamp(cx, r, 0.0, 6.0);
+                let m = cx.b.ins().fmul(x, r);
+                let six = fconst(cx, x, 6.0);
+                cx.b.ins().fdiv(m, six)
+            }),
+            Kernel::HardSwishQ { dtype, params } => {
+                let t = byte_table(
+                    *dtype,
+                    |x, o| k::hard_swish_q(params, x, o),
+                    |x, o| k::hard_swish_q(params, x, o),
+                );
+                lut8(cx, &t, None)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -685,5 +784,88 @@ mod tests {
             assert!((want - i32::from(o)).abs() <= 2, "{q}: {o} vs {want}");
         }
         assert!(hard_swish_params_from(0.5, 0, 0.001, 0).is_none());
+    }
+}
+
+#[cfg(all(test, feature = "cranelift"))]
+mod clif_tests {
+    use crate::interp::Buf;
+    use crate::ir::{DType, LeakyReluAttrs, NoAttrs, Op};
+    use crate::ops::binary::clif::testutil::{exact, Rng};
+    use crate::ops::transpose::testutil::{t, tq};
+
+    fn one_operand_ops() -> Vec<Op> {
+        vec![
+            Op::Relu(NoAttrs),
+            Op::Relu6(NoAttrs),
+            Op::ReluN1To1(NoAttrs),
+            Op::LeakyRelu(LeakyReluAttrs { alpha: 0.2 }),
+            Op::HardSwish(NoAttrs),
+        ]
+    }
+
+    #[test]
+    fn float_activations_are_exact() {
+        let mut rng = Rng(21);
+        let mut x = rng.floats(1001, -8.0, 8.0);
+        x.extend([
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -3.0,
+            3.0,
+        ]);
+        let n = x.len();
+        for op in one_operand_ops() {
+            exact(
+                op,
+                vec![t(DType::F32, &[n])],
+                vec![t(DType::F32, &[n])],
+                &[Buf::from_slice(&x)],
+            );
+        }
+        for alpha_shape in [&[1usize][..], &[7], &[3, 1], &[3, 7], &[2, 3, 7]] {
+            let a = rng.floats(alpha_shape.iter().product(), -1.0, 1.0);
+            exact(
+                Op::Prelu(NoAttrs),
+                vec![t(DType::F32, &[2, 3, 7]), t(DType::F32, alpha_shape)],
+                vec![t(DType::F32, &[2, 3, 7])],
+                &[Buf::from_slice(&x[..42]), Buf::from_slice(&a)],
+            );
+        }
+    }
+
+    #[test]
+    fn quantized_activations_are_exact() {
+        let mut rng = Rng(22);
+        let x: Vec<u8> = (0..=255).collect();
+        for dtype in [DType::I8, DType::U8] {
+            let z = |v: i64| if dtype == DType::U8 { v + 128 } else { v };
+            for (si, zi, so, zo) in [(0.05f32, 3i64, 0.03f32, -100i64), (0.1, -20, 0.1, -20)] {
+                for op in one_operand_ops() {
+                    exact(
+                        op,
+                        vec![tq(dtype, &[256], si, z(zi))],
+                        vec![tq(dtype, &[256], so, z(zo))],
+                        &[Buf::from_bytes(&x)],
+                    );
+                }
+                for alpha_shape in [&[1usize][..], &[5], &[2, 1, 5]] {
+                    let a = rng.bytes(alpha_shape.iter().product());
+                    let v = rng.bytes(60);
+                    exact(
+                        Op::Prelu(NoAttrs),
+                        vec![
+                            tq(dtype, &[2, 6, 5], si, z(zi)),
+                            tq(dtype, alpha_shape, 0.01, z(4)),
+                        ],
+                        vec![tq(dtype, &[2, 6, 5], so, z(zo))],
+                        &[Buf::from_bytes(&v), Buf::from_bytes(&a)],
+                    );
+                }
+            }
+        }
     }
 }

@@ -198,3 +198,23 @@ impl Kernel {
         Ok(())
     }
 }
+
+#[cfg(feature = "cranelift")]
+#[path = "arg_max_clif.rs"]
+mod clif;
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (`arg_max_clif.rs`).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; an unsupported type.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        let Kernel::ArgMax {
+            params,
+            input,
+            output,
+        } = self;
+        clif::emit(cx, params, *input, *output)
+    }
+}

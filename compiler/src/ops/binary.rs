@@ -26,6 +26,11 @@ use crate::quant::{act_f32, act_q, qrange, quantize_multiplier};
 use crate::rust::lit::ToLit;
 use crate::rust::step::{rust_type, StepCx};
 
+/// Cranelift code generation, and the element-wise loops the other element-wise families share.
+#[cfg(feature = "cranelift")]
+#[path = "binary_clif.rs"]
+pub(crate) mod clif;
+
 /// The ops of this family, for the shared checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -953,6 +958,19 @@ impl Kernel {
                 emit_call(cx, t, shape, "k::binary::minimum", ("shape", shape))
             }
         }
+    }
+}
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (see [`crate::clif`] and `binary_clif.rs`): float
+    /// kernels four lanes at a time, integer and quantized ones scalar; an int32 DIV fails the
+    /// step on a stored zero divisor.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        clif::emit(self, cx)
     }
 }
 

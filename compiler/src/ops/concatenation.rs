@@ -326,6 +326,198 @@ impl Kernel {
     }
 }
 
+/// Cranelift code: every operand is `outer` chunks interleaved into the result; each operand's
+/// chunks become one strided copy (rows of its chunk length, `Σ chunks` apart in the result).
+#[cfg(feature = "cranelift")]
+mod clif_code {
+    use cranelift_codegen::ir::condcodes::FloatCC;
+    use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+    use mvcc_kernels::kernels::common::ActF32;
+    use mvcc_kernels::kernels::concatenation::{self as kernel, ConcatParams, ConcatRescale};
+
+    use super::Kernel;
+    use crate::clif::cx::{KernelCx, Region};
+    use crate::error::Result;
+    use crate::ops::transpose::{clif, Width};
+
+    /// Checks that `inputs` (elements of width `w`) concatenate into `y` in `outer` rows, as the
+    /// runtime's `fits` does; the chunk length of each operand in bytes.
+    fn chunks(
+        cx: &KernelCx<'_, '_>,
+        outer: usize,
+        w: Width,
+        inputs: &[Region],
+        y: &Region,
+    ) -> Result<Vec<usize>> {
+        let wb = w.bytes();
+        let fits = y.bytes.is_multiple_of(wb)
+            && inputs.iter().all(|x| x.bytes.is_multiple_of(wb))
+            && kernel::chunks_fit(outer, inputs.iter().map(|x| x.len(wb)), y.len(wb));
+        if !fits {
+            return Err(cx.err(format!(
+                "operands of {:?} bytes do not concatenate into {} in {outer} rows",
+                inputs.iter().map(|x| x.bytes).collect::<Vec<_>>(),
+                y.bytes
+            )));
+        }
+        Ok(inputs
+            .iter()
+            .map(|x| x.bytes.checked_div(outer).unwrap_or(0))
+            .collect())
+    }
+
+    /// CONCATENATION and PACK: `inputs` interleaved into `y` in `outer` rows.
+    ///
+    /// # Errors
+    /// Operand sizes that do not concatenate.
+    pub(crate) fn interleave(
+        cx: &mut KernelCx<'_, '_>,
+        outer: usize,
+        w: Width,
+        inputs: &[Region],
+        y: Region,
+    ) -> Result<()> {
+        let lens = chunks(cx, outer, w, inputs, &y)?;
+        if outer == 0 {
+            return Ok(());
+        }
+        let row = y.bytes / outer;
+        let mut pos = 0;
+        for (x, n) in inputs.iter().zip(lens) {
+            let dst = cx.b.ins().iadd_imm_s(y.base, pos as i64);
+            clif::copy_rows(cx, (x.base, n), (dst, row), outer, n);
+            pos += n;
+        }
+        Ok(())
+    }
+
+    /// `x < min ? min : x`, then `> max ? max`, on `f32x4` lanes.
+    fn clamp4(cx: &mut KernelCx<'_, '_>, x: Value, act: ActF32) -> Value {
+        let f = types::F32X4;
+        let lo = cx.f32const(act.min);
+        let lo = cx.b.ins().splat(f, lo);
+        let hi = cx.f32const(act.max);
+        let hi = cx.b.ins().splat(f, hi);
+        let below = cx.b.ins().fcmp(FloatCC::LessThan, x, lo);
+        let below = cx.b.ins().bitcast(f, MemFlagsData::new(), below);
+        let a = cx.b.ins().bitselect(below, lo, x);
+        let above = cx.b.ins().fcmp(FloatCC::GreaterThan, a, hi);
+        let above = cx.b.ins().bitcast(f, MemFlagsData::new(), above);
+        cx.b.ins().bitselect(above, hi, a)
+    }
+
+    /// TFLite's float activation clamp over the `n` floats at `ptr`, four at a time.
+    fn clamp_all(cx: &mut KernelCx<'_, '_>, ptr: Value, n: usize, act: ActF32) -> Result<()> {
+        let mf = MemFlagsData::new().with_notrap();
+        cx.for_range(n / 4, |cx, i| {
+            let p = clif::offset(cx, ptr, i, 16);
+            let v = cx.b.ins().load(types::F32X4, mf, p, 0);
+            let v = clamp4(cx, v, act);
+            cx.b.ins().store(mf, v, p, 0);
+            Ok(())
+        })?;
+        for k in n / 4 * 4..n {
+            let off = (k * 4) as i64;
+            let p = cx.b.ins().iadd_imm_s(ptr, off);
+            let v = cx.b.ins().load(types::F32, mf, p, 0);
+            let v = cx.clamp_f32(v, act.min, act.max);
+            cx.b.ins().store(mf, v, p, 0);
+        }
+        Ok(())
+    }
+
+    /// The 256 results of `r` on every uint8 value, computed by the runtime's kernel.
+    fn rescale_table(r: ConcatRescale) -> Vec<u8> {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut out = vec![0u8; 256];
+        kernel::concatenation_with_scaling_u8(&ConcatParams { outer: 1 }, &[(&all, r)], &mut out);
+        out
+    }
+
+    /// `n` bytes per row through the 256-byte `table`, `rows` rows (`src_stride`, `dst_stride`
+    /// bytes apart).
+    fn lookup_rows(
+        cx: &mut KernelCx<'_, '_>,
+        table: Value,
+        (src, src_stride): (Value, usize),
+        (dst, dst_stride): (Value, usize),
+        rows: usize,
+        n: usize,
+    ) -> Result<()> {
+        let ptr = cx.ptr;
+        cx.for_range(rows, |cx, r| {
+            let s = clif::offset(cx, src, r, src_stride as i64);
+            let d = clif::offset(cx, dst, r, dst_stride as i64);
+            cx.for_range(n, |cx, e| {
+                let q = cx.load(types::I8, s, e);
+                let q = cx.b.ins().uextend(ptr, q);
+                let v = cx.load(types::I8, table, q);
+                cx.store(v, d, e);
+                Ok(())
+            })
+        })
+    }
+
+    impl Kernel {
+        /// Writes the step's Cranelift code: strided copies per operand (the float activation
+        /// clamps the result afterwards, four lanes at a time, as the runtime does; uint8 operands
+        /// that need rescaling go through a 256-entry table the runtime's own rescaling computed,
+        /// so every byte matches).
+        ///
+        /// # Errors
+        /// Operand sizes that do not match the parameters.
+        pub fn emit_clif(&self, cx: &mut KernelCx<'_, '_>) -> Result<()> {
+            match self {
+                Kernel::Concat(p, w) => {
+                    let inputs = clif::all_inputs(cx);
+                    let y = cx.output(0)?;
+                    interleave(cx, p.outer, *w, &inputs, y)
+                }
+                Kernel::ConcatF32(p, act) => {
+                    let inputs = clif::all_inputs(cx);
+                    let y = cx.output(0)?;
+                    interleave(cx, p.outer, Width::X32, &inputs, y)?;
+                    if *act != ActF32::NONE {
+                        clamp_all(cx, y.base, y.len(4), *act)?;
+                    }
+                    Ok(())
+                }
+                Kernel::ConcatU8(p, rescales) => {
+                    let inputs = clif::all_inputs(cx);
+                    let y = cx.output(0)?;
+                    if inputs.len() != rescales.len() {
+                        return Err(cx.err(format!(
+                            "{} operands for {} rescalings",
+                            inputs.len(),
+                            rescales.len()
+                        )));
+                    }
+                    let lens = chunks(cx, p.outer, Width::X8, &inputs, &y)?;
+                    if p.outer == 0 {
+                        return Ok(());
+                    }
+                    let row = y.bytes / p.outer;
+                    let mut pos = 0;
+                    for ((x, n), r) in inputs.iter().zip(lens).zip(rescales) {
+                        let dst = cx.b.ins().iadd_imm_s(y.base, pos as i64);
+                        if r.identity {
+                            clif::copy_rows(cx, (x.base, n), (dst, row), p.outer, n);
+                        } else if n > 0 {
+                            let table = cx.const_data(&rescale_table(*r))?;
+                            lookup_rows(cx, table, (x.base, n), (dst, row), p.outer, n)?;
+                        }
+                        pos += n;
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "cranelift")]
+pub(crate) use clif_code::interleave;
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
@@ -334,6 +526,101 @@ mod tests {
 
     fn concat(axis: i32, act: Activation) -> Op {
         Op::Concatenation(ConcatAttrs { axis, act })
+    }
+
+    #[cfg(feature = "cranelift")]
+    #[test]
+    fn jit_concatenations_match_the_interpreter() {
+        use crate::ops::transpose::testutil::{jit_matches, noise};
+        let shapes: &[&[usize]] = &[&[2, 3, 5, 4], &[2, 3, 5, 1], &[2, 3, 5, 13]];
+        // Quantized types with the output's quantization.
+        let tt = |dtype: DType, s: &[usize]| match dtype {
+            DType::U8 | DType::I8 => tq(dtype, s, 0.5, 3),
+            DType::I16 => tq(dtype, s, 0.5, 0),
+            _ => t(dtype, s),
+        };
+        for axis in 0..4usize {
+            for dtype in [DType::F32, DType::U8, DType::I8, DType::I16, DType::I64] {
+                let ins: Vec<Vec<usize>> = shapes
+                    .iter()
+                    .map(|s| {
+                        let mut v = vec![2, 3, 5, 4];
+                        v[axis] = s[3];
+                        v
+                    })
+                    .collect();
+                let values: Vec<Buf> = ins
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| noise(s.iter().product::<usize>() * dtype.size(), i as u64))
+                    .collect();
+                let (p, _) = jit_matches(
+                    concat(axis as i32, Activation::None),
+                    ins.iter().map(|s| tt(dtype, s)).collect(),
+                    vec![tt(dtype, &[1])],
+                    &values,
+                )
+                .unwrap_or_else(|e| panic!("{dtype} {axis}: {e}"));
+                assert!(kernels(&p)[0].0.starts_with("concatenation_x"));
+                if dtype == DType::F32 {
+                    // Finite floats for the clamp.
+                    let values: Vec<Buf> = ins
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| {
+                            let n: usize = s.iter().product();
+                            let v: Vec<f32> = noise(n, i as u64)
+                                .bytes()
+                                .iter()
+                                .map(|&b| (f32::from(b) - 100.0) / 16.0)
+                                .collect();
+                            Buf::from_slice(&v)
+                        })
+                        .collect();
+                    for act in [Activation::Relu, Activation::Relu6, Activation::ReluN1To1] {
+                        let (p, _) = jit_matches(
+                            concat(axis as i32, act),
+                            ins.iter().map(|s| t(dtype, s)).collect(),
+                            vec![t(dtype, &[1])],
+                            &values,
+                        )
+                        .unwrap_or_else(|e| panic!("{act:?} {axis}: {e}"));
+                        assert_eq!(kernels(&p)[0].0, "concatenation_f32");
+                    }
+                }
+            }
+            // uint8 with rescaling: one operand like the output, two not.
+            let q = [(0.5, 10), (0.25, 0), (1.7, 200)];
+            let values: Vec<Buf> = ins_u8(axis)
+                .iter()
+                .enumerate()
+                .map(|(i, s)| noise(s.iter().product(), i as u64 + 7))
+                .collect();
+            let (p, _) = jit_matches(
+                concat(axis as i32, Activation::None),
+                ins_u8(axis)
+                    .iter()
+                    .zip(q)
+                    .map(|(s, (sc, z))| tq(DType::U8, s, sc, z))
+                    .collect(),
+                vec![tq(DType::U8, &[1], 0.5, 10)],
+                &values,
+            )
+            .unwrap_or_else(|e| panic!("u8 {axis}: {e}"));
+            assert_eq!(kernels(&p)[0].0, "concatenation_rescale_u8");
+        }
+    }
+
+    #[cfg(feature = "cranelift")]
+    fn ins_u8(axis: usize) -> Vec<Vec<usize>> {
+        [4, 1, 13]
+            .iter()
+            .map(|&n| {
+                let mut v = vec![2, 3, 5, 4];
+                v[axis] = n;
+                v
+            })
+            .collect()
     }
 
     #[test]

@@ -34,6 +34,8 @@ use crate::ir::{
 use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q, quantize_multiplier};
 
+#[cfg(feature = "cranelift")]
+mod clif;
 mod kernel;
 
 pub use kernel::Kernel;

@@ -201,11 +201,92 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code: both kernels are a 6-D strided walk of the input in the
+    /// output's order (a transpose of `[B, H, W, s, s, C]` and `[B, H, s, W, s, C]`), copied a
+    /// row of `s · C` elements at a time.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        use super::transpose::clif;
+        let (Kernel::DepthToSpace(p, w) | Kernel::SpaceToDepth(p, w)) = self;
+        let n = p.elements();
+        let x = cx.input(0)?;
+        let y = cx.output(0)?;
+        clif::expect_len(cx, "the operand", &x, *w, n)?;
+        clif::expect_len(cx, "the result", &y, *w, n)?;
+        let (b, h, wd, c, s) = (p.batches, p.height, p.width, p.channels, p.block);
+        let is = |v: usize| v as isize;
+        let (shape, strides) = match self {
+            // Output (b, y, by, x, bx, ch) reads the deep input ((b·H + y)·W + x)·s²C + (by·s +
+            // bx)·C + ch.
+            Kernel::DepthToSpace(..) => (
+                [b, h, s, wd, s, c],
+                [
+                    is(h * wd * s * s * c),
+                    is(wd * s * s * c),
+                    is(s * c),
+                    is(s * s * c),
+                    is(c),
+                    1,
+                ],
+            ),
+            // Output (b, y, x, by, bx, ch) reads the shallow input ((b·H·s + y·s + by)·W·s +
+            // x·s + bx)·C + ch.
+            Kernel::SpaceToDepth(..) => (
+                [b, h, wd, s, s, c],
+                [
+                    is(h * s * wd * s * c),
+                    is(s * wd * s * c),
+                    is(s * c),
+                    is(wd * s * c),
+                    is(c),
+                    1,
+                ],
+            ),
+        };
+        clif::strided_gather(cx, x.base, y.base, *w, 0, &shape, &strides);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
     use crate::ir::{BlockAttrs, DType, Op};
     use crate::ops::transpose::testutil::{fails_with, infer, kernels, lower_and_run, t};
+
+    #[cfg(feature = "cranelift")]
+    #[test]
+    fn jit_block_moves_match_the_interpreter() {
+        use crate::ops::transpose::testutil::{jit_matches, noise};
+        let shapes: &[[usize; 4]] = &[[1, 2, 3, 8], [2, 3, 2, 36], [1, 4, 4, 4], [1, 1, 1, 9]];
+        for block in [1, 2, 3] {
+            for dtype in [DType::F32, DType::U8, DType::I64] {
+                for (k, &[n, h, w, c]) in shapes.iter().enumerate() {
+                    if c % (block * block) == 0 {
+                        jit_matches(
+                            Op::DepthToSpace(BlockAttrs { block_size: block }),
+                            vec![t(dtype, &[n, h, w, c])],
+                            vec![t(dtype, &[1])],
+                            &[noise(n * h * w * c * dtype.size(), k as u64)],
+                        )
+                        .unwrap_or_else(|e| panic!("d2s {block} {dtype} {:?}: {e}", [n, h, w, c]));
+                    }
+                    let (hs, ws) = (h * block, w * block);
+                    jit_matches(
+                        Op::SpaceToDepth(BlockAttrs { block_size: block }),
+                        vec![t(dtype, &[n, hs, ws, c])],
+                        vec![t(dtype, &[1])],
+                        &[noise(n * hs * ws * c * dtype.size(), k as u64)],
+                    )
+                    .unwrap_or_else(|e| panic!("s2d {block} {dtype} {:?}: {e}", [n, hs, ws, c]));
+                }
+            }
+        }
+    }
 
     #[test]
     fn lowered_round_trip() {

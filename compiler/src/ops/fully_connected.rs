@@ -466,6 +466,34 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+#[path = "fully_connected_clif.rs"]
+pub(crate) mod clif;
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (see [`crate::clif`] and `fully_connected_clif.rs`).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        match self {
+            Kernel::F32 {
+                params,
+                act,
+                weights,
+            } => clif::fully_connected_f32(cx, params, *act, *weights),
+            Kernel::Q {
+                dtype,
+                params,
+                q,
+                scale,
+                weights,
+            } => clif::fully_connected_q(cx, params, *dtype, q, scale, *weights),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,6 +236,85 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code: for every `(batch, outer, index)` the index is checked
+    /// (one outside `[0, axis_size)` fails the step, as the runtime's kernel fails the run; the
+    /// copy then reads slice 0 instead, never outside the params) and its slice of `inner`
+    /// elements copied.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        use super::transpose::clif;
+        use cranelift_codegen::ir::condcodes::IntCC;
+        use cranelift_codegen::ir::{types, InstBuilder};
+        let (p, w, index_ty) = match self {
+            Kernel::GatherI32(p, w) => (p, w, types::I32),
+            Kernel::GatherI64(p, w) => (p, w, types::I64),
+        };
+        let params = cx.input(0)?;
+        let indices = cx.input(1)?;
+        let out = cx.output(0)?;
+        clif::expect_len(cx, "the params", &params, *w, p.params_len())?;
+        if indices.bytes != p.indices_len() * index_ty.bytes() as usize {
+            return Err(cx.err(format!(
+                "the indices have {} bytes, the kernel expects {} indices",
+                indices.bytes,
+                p.indices_len()
+            )));
+        }
+        clif::expect_len(cx, "the result", &out, *w, p.out_len())?;
+        let row = p.inner * w.bytes();
+        let (outer, coords, axis) = (p.outer, p.coords, p.axis_size);
+        let ptr = cx.ptr;
+        cx.for_range(p.batch, |cx, b| {
+            cx.for_range(outer, |cx, o| {
+                // Slice (b·outer + o) of the params and of the result.
+                let bo = cx.b.ins().imul_imm_s(b, outer as i64);
+                let bo = cx.b.ins().iadd(bo, o);
+                let src = clif::offset(cx, params.base, bo, (axis * row) as i64);
+                let dst = clif::offset(cx, out.base, bo, (coords * row) as i64);
+                let first = clif::offset(
+                    cx,
+                    indices.base,
+                    b,
+                    (coords * index_ty.bytes() as usize) as i64,
+                );
+                cx.for_range(coords, |cx, i| {
+                    let index = cx.load(index_ty, first, i);
+                    let index = if index_ty == types::I64 {
+                        index
+                    } else {
+                        cx.b.ins().sextend(types::I64, index)
+                    };
+                    // Negative indices are huge unsigned.
+                    let bad = cx.b.ins().icmp_imm_s(
+                        IntCC::UnsignedGreaterThanOrEqual,
+                        index,
+                        axis as i64,
+                    );
+                    cx.fail_if(bad);
+                    if axis == 0 || row == 0 {
+                        return Ok(());
+                    }
+                    let zero = cx.b.ins().iconst(types::I64, 0);
+                    let safe = cx.b.ins().select(bad, zero, index);
+                    let safe = if ptr == types::I64 {
+                        safe
+                    } else {
+                        cx.b.ins().ireduce(ptr, safe)
+                    };
+                    let s = clif::offset(cx, src, safe, row as i64);
+                    let d = clif::offset(cx, dst, i, row as i64);
+                    clif::copy(cx, s, d, row);
+                    Ok(())
+                })
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
@@ -246,6 +325,76 @@ mod tests {
 
     fn gather(axis: i32, batch_dims: i32) -> Op {
         Op::Gather(GatherAttrs { axis, batch_dims })
+    }
+
+    #[cfg(feature = "cranelift")]
+    #[test]
+    fn jit_gathers_match_the_interpreter_and_refuse_bad_indices() {
+        use crate::ops::transpose::testutil::{jit_matches, noise};
+        // (params shape, indices shape, axis, batch_dims)
+        type Case<'a> = (&'a [usize], &'a [usize], i32, i32);
+        let cases: &[Case<'_>] = &[
+            (&[5, 3], &[4], 0, 0),
+            (&[2, 5, 3], &[4, 2], 1, 0),
+            (&[2, 5, 3], &[2, 4], -1, 1),
+            (&[2, 7, 40], &[3], 1, 0),
+            (&[6], &[2, 2], 0, 0),
+            (&[2, 3, 5, 4], &[2, 3, 2], 2, 2),
+        ];
+        for (k, &(shape, ishape, axis, batch)) in cases.iter().enumerate() {
+            let axis_n = axis.rem_euclid(shape.len() as i32) as usize;
+            let size = shape[axis_n] as i64;
+            let count: usize = ishape.iter().product();
+            let n: usize = shape.iter().product();
+            for dtype in [DType::F32, DType::I8, DType::I16, DType::I64] {
+                let idx: Vec<i64> = (0..count as i64)
+                    .map(|i| (i * 7 + k as i64) % size)
+                    .collect();
+                let idx32: Vec<i32> = idx.iter().map(|&i| i as i32).collect();
+                for (ity, ib) in [
+                    (DType::I32, Buf::from_slice(&idx32)),
+                    (DType::I64, Buf::from_slice(&idx)),
+                ] {
+                    jit_matches(
+                        gather(axis, batch),
+                        vec![t(dtype, shape), t(ity, ishape)],
+                        vec![t(dtype, &[1])],
+                        &[noise(n * dtype.size(), k as u64), ib],
+                    )
+                    .unwrap_or_else(|e| panic!("{dtype} {ity} {shape:?} {ishape:?}: {e}"));
+                }
+            }
+        }
+        // Out of range (too large, negative): the run fails.
+        for bad in [3i32, -1, i32::MIN] {
+            let r = jit_matches(
+                gather(0, 0),
+                vec![t(DType::F32, &[3, 2]), t(DType::I32, &[2])],
+                vec![t(DType::F32, &[2, 2])],
+                &[noise(24, 1), Buf::from_slice(&[0i32, bad])],
+            );
+            assert!(r.is_err(), "index {bad}");
+        }
+        // The interpreter refuses it; so does the JIT.
+        let program = crate::lower::lower(
+            &crate::ops::transpose::testutil::one_op_graph(
+                gather(0, 0),
+                vec![t(DType::I8, &[3, 2]), t(DType::I64, &[2])],
+                vec![t(DType::I8, &[2, 2])],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let plan = crate::plan::plan(&program);
+        let jit = crate::clif::Jit::new(&program, &plan).unwrap();
+        let params = Buf::from_slice(&[1i8, 2, 3, 4, 5, 6]);
+        for bad in [3i64, -1, i64::MIN, 1 << 40] {
+            assert!(jit
+                .run(&[params.clone(), Buf::from_slice(&[0i64, bad])])
+                .is_err());
+        }
+        let out = jit.run(&[params, Buf::from_slice(&[2i64, 0])]).unwrap();
+        assert_eq!(out[0].as_slice::<i8>().unwrap(), &[5, 6, 1, 2]);
     }
 
     #[test]

@@ -167,3 +167,18 @@ impl Kernel {
         Ok(())
     }
 }
+
+#[cfg(feature = "cranelift")]
+#[path = "l2_normalization_clif.rs"]
+mod clif;
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (`l2_normalization_clif.rs`).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        clif::emit(self, cx)
+    }
+}

@@ -20,6 +20,11 @@ use crate::lower::{LowerCx, Step};
 use crate::quant::qrange;
 use crate::rust::step::StepCx;
 
+/// Cranelift code generation; its float `exp` serves UNARY's EXP too.
+#[cfg(feature = "cranelift")]
+#[path = "logistic_tanh_clif.rs"]
+pub(crate) mod clif;
+
 /// TFLite's `LUTPopulate` for an 8-bit type: `table[input byte] = output byte`.
 pub fn populate_lut(
     dtype: DType,
@@ -233,6 +238,18 @@ impl Kernel {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (see `logistic_tanh_clif.rs`): float kernels as
+    /// polynomials four lanes at a time, 8-bit ones a lookup in the table.
+    ///
+    /// # Errors
+    /// Operand and result of different sizes.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        clif::emit(self, cx)
     }
 }
 

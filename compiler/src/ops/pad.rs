@@ -410,6 +410,203 @@ fn emit_in_out(
     Ok((x.expr, y.expr))
 }
 
+/// Cranelift code for PAD and MIRROR_PAD, one output dimension at a time: along each dimension
+/// the output is up to three runs (the leading padding, the input's extent, the trailing
+/// padding). PAD fills its padding runs as whole blocks and recurses into the middle run only;
+/// MIRROR_PAD recurses into all three, the padding runs walking the input backwards. Trailing
+/// dimensions without padding are one contiguous block in both tensors, copied at once.
+#[cfg(feature = "cranelift")]
+mod clif_code {
+    use cranelift_codegen::ir::{InstBuilder, Value};
+    use mvcc_kernels::kernels::pad::PadParams;
+
+    use super::{Kernel, PadValue};
+    use crate::clif::cx::KernelCx;
+    use crate::error::Result;
+    use crate::ops::transpose::clif::{self, Pattern};
+    use crate::ops::transpose::Width;
+
+    /// One padded dimension: input size, leading and trailing padding, and the input and output
+    /// strides in bytes.
+    #[derive(Clone, Copy, Debug)]
+    struct Dim {
+        size: usize,
+        before: usize,
+        after: usize,
+        in_stride: usize,
+        out_stride: usize,
+    }
+
+    /// The padded dimensions of `p` (outermost first) and the contiguous block below them in
+    /// bytes: trailing dimensions without padding fold into the block, unpadded dimensions of
+    /// size 1 disappear.
+    fn dims(p: &PadParams, w: Width) -> (Vec<Dim>, usize) {
+        let r = p.rank;
+        let after = |d: usize| p.out_shape[d] - p.in_shape[d] - p.before[d];
+        let mut block = w.bytes();
+        let mut last = r;
+        while last > 0 && p.before[last - 1] == 0 && after(last - 1) == 0 {
+            block *= p.in_shape[last - 1];
+            last -= 1;
+        }
+        let mut out = Vec::new();
+        let (mut is, mut os) = (block, block);
+        for d in (0..last).rev() {
+            let dim = Dim {
+                size: p.in_shape[d],
+                before: p.before[d],
+                after: after(d),
+                in_stride: is,
+                out_stride: os,
+            };
+            is *= p.in_shape[d];
+            os *= p.out_shape[d];
+            if !(dim.size == 1 && dim.before == 0 && dim.after == 0) {
+                out.push(dim);
+            }
+        }
+        out.reverse();
+        (out, block)
+    }
+
+    /// PAD below dimension `dims[0]`: the block at `src` into the block at `dst`.
+    fn pad(
+        cx: &mut KernelCx<'_, '_>,
+        dims: &[Dim],
+        block: usize,
+        pat: Pattern,
+        src: Value,
+        dst: Value,
+    ) {
+        let Some((d, rest)) = dims.split_first() else {
+            clif::copy(cx, src, dst, block);
+            return;
+        };
+        let os = d.out_stride;
+        clif::fill(cx, pat, dst, d.before * os);
+        let mid = cx.b.ins().iadd_imm_s(dst, (d.before * os) as i64);
+        if rest.is_empty() {
+            // The innermost padded dimension: the input's run is contiguous.
+            clif::copy(cx, src, mid, d.size * os);
+        } else {
+            let _ = cx.for_range(d.size, |cx, i| {
+                let s = clif::offset(cx, src, i, d.in_stride as i64);
+                let o = clif::offset(cx, mid, i, os as i64);
+                pad(cx, rest, block, pat, s, o);
+                Ok(())
+            });
+        }
+        let tail =
+            cx.b.ins()
+                .iadd_imm_s(dst, ((d.before + d.size) * os) as i64);
+        clif::fill(cx, pat, tail, d.after * os);
+    }
+
+    /// MIRROR_PAD below dimension `dims[0]` (`offset` 1 for REFLECT, 0 for SYMMETRIC).
+    fn mirror(
+        cx: &mut KernelCx<'_, '_>,
+        dims: &[Dim],
+        block: usize,
+        offset: usize,
+        src: Value,
+        dst: Value,
+    ) {
+        let Some((d, rest)) = dims.split_first() else {
+            clif::copy(cx, src, dst, block);
+            return;
+        };
+        let (is, os) = (d.in_stride as i64, d.out_stride as i64);
+        // (count, first output index, first input index, input step): output index i of the
+        // leading padding reads before + offset − 1 − i, of the trailing padding j reads
+        // size − 1 − offset − j (TFLite's GetInputDimension; `fits` was checked).
+        let runs = [
+            (d.before, 0, d.before as i64 + offset as i64 - 1, -1i64),
+            (d.size, d.before, 0, 1),
+            (
+                d.after,
+                d.before + d.size,
+                d.size as i64 - 1 - offset as i64,
+                -1,
+            ),
+        ];
+        for (count, out_first, in_first, step) in runs {
+            if count == 0 {
+                continue;
+            }
+            let s0 = cx.b.ins().iadd_imm_s(src, in_first * is);
+            let d0 = cx.b.ins().iadd_imm_s(dst, out_first as i64 * os);
+            if rest.is_empty() && step == 1 {
+                clif::copy(cx, s0, d0, count * d.out_stride);
+            } else if rest.is_empty() && block <= 8 && block.is_power_of_two() {
+                // Single elements walked backwards.
+                let ty = clif::int_type(match block {
+                    1 => Width::X8,
+                    2 => Width::X16,
+                    4 => Width::X32,
+                    _ => Width::X64,
+                });
+                clif::copy_strided(cx, ty, (s0, -is), (d0, os), count);
+            } else {
+                let _ = cx.for_range(count, |cx, i| {
+                    let s = clif::offset(cx, s0, i, step * is);
+                    let o = clif::offset(cx, d0, i, os);
+                    mirror(cx, rest, block, offset, s, o);
+                    Ok(())
+                });
+            }
+        }
+    }
+
+    impl Kernel {
+        /// Writes the step's Cranelift code (see the module docs).
+        ///
+        /// # Errors
+        /// Operand sizes that do not match the parameters; an empty pad value operand; MIRROR_PAD
+        /// paddings that do not fit the input.
+        pub fn emit_clif(&self, cx: &mut KernelCx<'_, '_>) -> Result<()> {
+            match self {
+                Kernel::Pad(p, w, value) => {
+                    let pat = match *value {
+                        PadValue::Const(bits) => Pattern::constant(cx, *w, bits),
+                        PadValue::Operand => {
+                            let v = cx.input(1)?;
+                            if v.bytes < w.bytes() {
+                                return Err(cx.err("the pad value is empty"));
+                            }
+                            Pattern::load(cx, *w, v.base)
+                        }
+                    };
+                    let x = cx.input(0)?;
+                    let y = cx.output(0)?;
+                    clif::expect_len(cx, "the operand", &x, *w, p.in_len())?;
+                    clif::expect_len(cx, "the result", &y, *w, p.out_len())?;
+                    if p.out_len() == 0 {
+                        return Ok(());
+                    }
+                    let (dims, block) = dims(p, *w);
+                    pad(cx, &dims, block, pat, x.base, y.base);
+                    Ok(())
+                }
+                Kernel::MirrorPad(p, w) => {
+                    if !p.fits() {
+                        return Err(cx.err("the paddings do not fit the input"));
+                    }
+                    let x = cx.input(0)?;
+                    let y = cx.output(0)?;
+                    clif::expect_len(cx, "the operand", &x, *w, p.pad.in_len())?;
+                    clif::expect_len(cx, "the result", &y, *w, p.pad.out_len())?;
+                    if p.pad.out_len() == 0 {
+                        return Ok(());
+                    }
+                    let (dims, block) = dims(&p.pad, *w);
+                    mirror(cx, &dims, block, p.offset, x.base, y.base);
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
 /// Rust back-end test helper shared by this crate's data-movement and conversion families.
 #[cfg(test)]
 pub(crate) mod rust_testutil {
@@ -432,6 +629,92 @@ mod tests {
     use crate::ops::transpose::testutil::{
         c32, cbytes, eval, fails_with, infer, kernels, lower_and_run, t, tq,
     };
+
+    #[cfg(feature = "cranelift")]
+    #[test]
+    fn jit_pads_match_the_interpreter() {
+        use crate::ops::transpose::testutil::{jit_matches, noise};
+        // (input shape, paddings)
+        type Case<'a> = (&'a [usize], &'a [i32]);
+        let cases: &[Case<'_>] = &[
+            (&[2], &[1, 2]),
+            (&[1, 5, 6, 3], &[0, 0, 1, 1, 1, 1, 0, 0]),
+            (&[1, 5, 6, 3], &[0, 0, 0, 1, 0, 1, 0, 0]),
+            (&[2, 3, 4], &[1, 0, 0, 2, 3, 1]),
+            (&[1, 3, 40], &[0, 0, 2, 3, 0, 0]),
+            (&[1, 3, 40], &[0, 0, 0, 0, 1, 37]),
+            (&[2, 3], &[0, 0, 0, 0]),
+            (&[1, 1, 2, 1, 3], &[1, 1, 0, 0, 1, 2, 0, 1, 2, 0]),
+            (&[0, 3], &[1, 1, 0, 0]),
+        ];
+        for (k, &(shape, pads)) in cases.iter().enumerate() {
+            let r = shape.len();
+            let n: usize = shape.iter().product();
+            for dtype in [DType::F32, DType::U8, DType::I16, DType::I64] {
+                let x = noise(n * dtype.size(), k as u64);
+                jit_matches(
+                    Op::Pad(NoAttrs),
+                    vec![t(dtype, shape), c32(&[r, 2], pads)],
+                    vec![t(dtype, &[1])],
+                    std::slice::from_ref(&x),
+                )
+                .unwrap_or_else(|e| panic!("pad {dtype} {shape:?} {pads:?}: {e}"));
+                // PADV2 with a run-time value.
+                let v = noise(dtype.size(), 99);
+                jit_matches(
+                    Op::PadV2(NoAttrs),
+                    vec![t(dtype, shape), c32(&[r, 2], pads), t(dtype, &[])],
+                    vec![t(dtype, &[1])],
+                    &[x.clone(), v],
+                )
+                .unwrap_or_else(|e| panic!("padv2 {dtype} {shape:?} {pads:?}: {e}"));
+            }
+            // Quantized: the zero point.
+            jit_matches(
+                Op::Pad(NoAttrs),
+                vec![tq(DType::I8, shape, 0.5, -3), c32(&[r, 2], pads)],
+                vec![tq(DType::I8, &[1], 0.5, -3)],
+                &[noise(n, k as u64)],
+            )
+            .unwrap_or_else(|e| panic!("pad i8 {shape:?} {pads:?}: {e}"));
+            let (p, _) = jit_matches(
+                Op::PadV2(NoAttrs),
+                vec![
+                    t(DType::F32, shape),
+                    c32(&[r, 2], pads),
+                    cbytes(DType::F32, &[], &[-2.5f32]),
+                ],
+                vec![t(DType::F32, &[1])],
+                &[noise(n * 4, k as u64)],
+            )
+            .unwrap();
+            assert_eq!(kernels(&p)[0].1, 1);
+        }
+        // MIRROR_PAD (paddings that fit both modes).
+        let mirror: &[Case<'_>] = &[
+            (&[3], &[2, 2]),
+            (&[1, 5, 6, 3], &[0, 0, 2, 1, 1, 3, 0, 0]),
+            (&[2, 3, 4], &[1, 0, 0, 2, 3, 1]),
+            (&[4, 40], &[1, 2, 3, 2]),
+            (&[3, 5, 2], &[0, 0, 2, 1, 1, 1]),
+            (&[2, 3], &[0, 0, 0, 0]),
+        ];
+        for (k, &(shape, pads)) in mirror.iter().enumerate() {
+            let r = shape.len();
+            let n: usize = shape.iter().product();
+            for mode in [MirrorPadMode::Reflect, MirrorPadMode::Symmetric] {
+                for dtype in [DType::F32, DType::U8, DType::I32, DType::I64] {
+                    jit_matches(
+                        Op::MirrorPad(MirrorPadAttrs { mode }),
+                        vec![t(dtype, shape), c32(&[r, 2], pads)],
+                        vec![t(dtype, &[1])],
+                        &[noise(n * dtype.size(), k as u64)],
+                    )
+                    .unwrap_or_else(|e| panic!("mirror {mode:?} {dtype} {shape:?} {pads:?}: {e}"));
+                }
+            }
+        }
+    }
 
     #[test]
     fn quantized_pad_uses_the_output_zero_point() {

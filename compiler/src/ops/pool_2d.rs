@@ -327,3 +327,32 @@ impl Kernel {
         Ok(())
     }
 }
+
+#[cfg(feature = "cranelift")]
+#[path = "pool_2d_clif.rs"]
+mod clif;
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (`pool_2d_clif.rs`).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters; an element type with no pooling kernel.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        use clif::Act;
+        match self {
+            Kernel::AverageF32 { params, act } => {
+                clif::emit(cx, params, true, DType::F32, Act::F32(*act))
+            }
+            Kernel::MaxF32 { params, act } => {
+                clif::emit(cx, params, false, DType::F32, Act::F32(*act))
+            }
+            Kernel::AverageQ { dtype, params, act } => {
+                clif::emit(cx, params, true, *dtype, Act::Q(*act))
+            }
+            Kernel::MaxQ { dtype, params, act } => {
+                clif::emit(cx, params, false, *dtype, Act::Q(*act))
+            }
+        }
+    }
+}

@@ -30,6 +30,11 @@ use crate::quant::quantize_multiplier;
 use crate::rust::lit::ToLit;
 use crate::rust::step::{rust_type, StepCx};
 
+/// Cranelift code generation.
+#[cfg(feature = "cranelift")]
+#[path = "quantize_clif.rs"]
+mod clif;
+
 /// QUANTIZE: float → `int8`/`uint8`, or `int8`/`uint8` → `int8`/`uint8`.
 pub fn infer_quantize(cx: &InferCx<'_>) -> Result<Vec<Shape>> {
     cx.arity(1, 1, 1)?;
@@ -515,6 +520,18 @@ fn emit_per_channel(cx: &mut StepCx<'_>, src: &str, pc: &PerChannel) -> Result<(
         ],
     );
     Ok(())
+}
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (see `quantize_clif.rs`).
+    ///
+    /// # Errors
+    /// Operand and result of different element counts; an unsupported CAST type; per-axis
+    /// parameters that do not match the operand.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        clif::emit(self, cx)
+    }
 }
 
 #[cfg(test)]

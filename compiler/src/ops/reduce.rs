@@ -560,3 +560,18 @@ impl Kernel {
         }
     }
 }
+
+#[cfg(feature = "cranelift")]
+#[path = "reduce_clif.rs"]
+pub(crate) mod clif;
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (`reduce_clif.rs`).
+    ///
+    /// # Errors
+    /// Operand or result sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        clif::emit(self, cx)
+    }
+}

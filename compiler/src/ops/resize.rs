@@ -244,6 +244,21 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+#[path = "resize_clif.rs"]
+mod clif;
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (`resize_clif.rs`).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters, an empty input to resize.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        clif::emit(self, cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;

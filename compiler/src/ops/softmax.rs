@@ -392,6 +392,21 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+#[path = "softmax_clif.rs"]
+pub(crate) mod clif;
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (`softmax_clif.rs`).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        clif::emit(self, cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -445,6 +445,54 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code: per operand (PACK) or result (SPLIT) one strided copy of
+    /// `outer` rows, each a run of the operand's elements per chunk.
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        use super::transpose::clif;
+        use cranelift_codegen::ir::InstBuilder;
+        match self {
+            Kernel::Split(p, w) => {
+                let x = cx.input(0)?;
+                let outs = clif::all_outputs(cx);
+                let wb = w.bytes();
+                if !x.bytes.is_multiple_of(wb)
+                    || outs.iter().any(|o| !o.bytes.is_multiple_of(wb))
+                    || !p.fits(outs.iter().map(|o| o.len(wb)), x.len(wb))
+                {
+                    return Err(cx.err(format!(
+                        "results of {:?} bytes do not split an operand of {} in {} rows",
+                        outs.iter().map(|o| o.bytes).collect::<Vec<_>>(),
+                        x.bytes,
+                        p.outer
+                    )));
+                }
+                if p.outer == 0 {
+                    return Ok(());
+                }
+                let row = x.bytes / p.outer;
+                let mut pos = 0;
+                for o in outs {
+                    let n = o.bytes / p.outer;
+                    let src = cx.b.ins().iadd_imm_s(x.base, pos as i64);
+                    clif::copy_rows(cx, (src, row), (o.base, n), p.outer, n);
+                    pos += n;
+                }
+                Ok(())
+            }
+            Kernel::Pack(p, w) => {
+                let inputs = clif::all_inputs(cx);
+                let y = cx.output(0)?;
+                super::concatenation::interleave(cx, p.outer, *w, &inputs, y)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::interp::Buf;
@@ -452,6 +500,76 @@ mod tests {
     use crate::ops::transpose::testutil::{
         c32, emit_rust, eval, fails_with, infer, kernels, lower_and_run, t, tq,
     };
+
+    #[cfg(feature = "cranelift")]
+    #[test]
+    fn jit_splits_and_packs_match_the_interpreter() {
+        use crate::ops::transpose::testutil::{jit_matches, noise};
+        let shape = [2, 6, 5, 8];
+        let n: usize = shape.iter().product();
+        for dtype in [DType::F32, DType::U8, DType::I16, DType::I32, DType::I64] {
+            // SPLIT and UNPACK take no int64 (SPLIT_V and PACK do).
+            let wide = dtype == DType::I64;
+            for axis in 0..4 {
+                let parts = (2..=shape[axis])
+                    .find(|p| shape[axis] % p == 0)
+                    .unwrap_or(1);
+                let mut out = shape.to_vec();
+                out[axis] /= parts;
+                if !wide {
+                    jit_matches(
+                        Op::Split(SplitAttrs { num_splits: parts }),
+                        vec![c32(&[], &[axis as i32]), t(dtype, &shape)],
+                        (0..parts).map(|_| t(dtype, &out)).collect(),
+                        &[noise(n * dtype.size(), axis as u64)],
+                    )
+                    .unwrap_or_else(|e| panic!("split {dtype} {axis}: {e}"));
+                }
+                // SPLIT_V into unequal parts.
+                let d = shape[axis] as i32;
+                jit_matches(
+                    Op::SplitV(SplitAttrs { num_splits: 2 }),
+                    vec![
+                        t(dtype, &shape),
+                        c32(&[2], &[1, d - 1]),
+                        c32(&[], &[axis as i32]),
+                    ],
+                    vec![t(dtype, &[1]), t(dtype, &[1])],
+                    &[noise(n * dtype.size(), axis as u64)],
+                )
+                .unwrap_or_else(|e| panic!("split_v {dtype} {axis}: {e}"));
+                // UNPACK and PACK along the axis.
+                let mut small = shape.to_vec();
+                let count = small.remove(axis);
+                let m: usize = small.iter().product();
+                if !wide {
+                    jit_matches(
+                        Op::Unpack(PackAttrs {
+                            count,
+                            axis: axis as i32,
+                        }),
+                        vec![t(dtype, &shape)],
+                        (0..count).map(|_| t(dtype, &small)).collect(),
+                        &[noise(n * dtype.size(), axis as u64)],
+                    )
+                    .unwrap_or_else(|e| panic!("unpack {dtype} {axis}: {e}"));
+                }
+                let values: Vec<Buf> = (0..count)
+                    .map(|i| noise(m * dtype.size(), i as u64))
+                    .collect();
+                jit_matches(
+                    Op::Pack(PackAttrs {
+                        count,
+                        axis: axis as i32,
+                    }),
+                    (0..count).map(|_| t(dtype, &small)).collect(),
+                    vec![t(dtype, &[1])],
+                    &values,
+                )
+                .unwrap_or_else(|e| panic!("pack {dtype} {axis}: {e}"));
+            }
+        }
+    }
 
     #[test]
     fn emitted_split_and_pack_take_slice_arrays() {

@@ -14,6 +14,10 @@ use crate::ir::{DType, Shape, Tensor};
 use crate::lower::{LowerCx, Step};
 use crate::rust::step::{Slice, StepCx};
 
+#[cfg(feature = "cranelift")]
+#[path = "transpose_clif.rs"]
+pub(crate) mod clif;
+
 /// The element width a data-movement kernel copies: values are moved as bit patterns, so one
 /// instance per width serves every dtype of that size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -383,6 +387,37 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code: the runtime's strided walk with every shape and stride
+    /// an immediate ([`clif::strided_gather`]).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        match self {
+            Kernel::Transpose(p, w) => {
+                let n = p.elements();
+                let x = cx.input(0)?;
+                let y = cx.output(0)?;
+                clif::expect_len(cx, "the operand", &x, *w, n)?;
+                clif::expect_len(cx, "the result", &y, *w, n)?;
+                let r = p.rank;
+                clif::strided_gather(
+                    cx,
+                    x.base,
+                    y.base,
+                    *w,
+                    0,
+                    &p.out_shape[..r],
+                    &p.in_strides[..r],
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
 /// One-op graphs for the data-movement families' unit tests.
 #[cfg(test)]
 pub(crate) mod testutil {
@@ -505,9 +540,46 @@ pub(crate) mod testutil {
         Ok((program, outs))
     }
 
+    /// Lowers the one-op graph as [`lower_and_run`] does, runs it in the interpreter and through
+    /// the Cranelift JIT (arena and outputs filled with garbage first), checks that every output
+    /// byte agrees and that the code compiles for aarch64 and baseline x86-64; returns the
+    /// program and the outputs.
+    #[cfg(feature = "cranelift")]
+    pub fn jit_matches(
+        op: Op,
+        inputs: Vec<Tensor>,
+        outputs: Vec<Tensor>,
+        values: &[Buf],
+    ) -> Result<(crate::lower::Program, Vec<Buf>)> {
+        let program = crate::lower::lower(&one_op_graph(op, inputs, outputs)?)?;
+        let plan = crate::plan::plan(&program);
+        let want = crate::interp::Interpreter::new(&program, &plan).run(values)?;
+        let jit = crate::clif::Jit::new(&program, &plan)?;
+        let mut arena = crate::clif::Arena::new(jit.arena_bytes());
+        arena.bytes_mut().fill(0xA5);
+        let mut outs: Vec<Buf> = want
+            .iter()
+            .map(|b| {
+                let mut x = Buf::zeroed(b.len());
+                x.bytes_mut().fill(0xA5);
+                x
+            })
+            .collect();
+        jit.run_in(&mut arena, values, &mut outs, None)?;
+        for (i, (got, want)) in outs.iter().zip(&want).enumerate() {
+            assert_eq!(got.bytes(), want.bytes(), "output {i}");
+        }
+        // The code also compiles for the shipped targets without the host's features.
+        for name in ["aarch64-unknown-linux-gnu", "x86_64-unknown-linux-gnu"] {
+            let target = crate::clif::target::Target::lookup(name)?;
+            crate::clif::object::object(&program, &plan, &target, "m")?;
+        }
+        Ok((program, outs))
+    }
+
     /// The graph of one op whose non-constant operands are the model inputs, its results the
     /// outputs, with the results' shapes inferred.
-    fn one_op_graph(op: Op, inputs: Vec<Tensor>, outputs: Vec<Tensor>) -> Result<Graph> {
+    pub fn one_op_graph(op: Op, inputs: Vec<Tensor>, outputs: Vec<Tensor>) -> Result<Graph> {
         let (mut g, id) = graph(op, inputs.into_iter().map(Some).collect(), outputs);
         let shapes = ops::infer(&g, id)?;
         let node = g.op(id).clone();
@@ -532,6 +604,20 @@ pub(crate) mod testutil {
         let (program, plan) = crate::rust::plan_program(program)?;
         let opts = crate::rust::Options::new("m");
         Ok(crate::rust::generate(&program, &plan, &opts)?.code)
+    }
+
+    /// `bytes` pseudo-random bytes (a fixed xorshift sequence per seed).
+    pub fn noise(bytes: usize, seed: u64) -> Buf {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let v: Vec<u8> = (0..bytes)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        Buf::from_bytes(&v)
     }
 
     /// The kernel names of a program's steps and how many operands each reads.
@@ -638,6 +724,46 @@ mod tests {
     fn widths_pick_names() {
         assert_eq!(Width::X8.pick(["a", "b", "c", "d"]), "a");
         assert_eq!(Width::X64.pick(["a", "b", "c", "d"]), "d");
+    }
+
+    #[cfg(feature = "cranelift")]
+    #[test]
+    fn jit_transposes_match_the_interpreter() {
+        let cases: &[(&[usize], &[i32])] = &[
+            (&[2, 3], &[1, 0]),
+            (&[2, 3, 4, 5], &[0, 2, 3, 1]),
+            (&[1, 4, 5, 16], &[0, 3, 1, 2]),
+            (&[3, 17, 5], &[2, 1, 0]),
+            (&[4, 33], &[1, 0]),
+            (&[2, 3, 40], &[1, 0, 2]),
+            (&[2, 1, 3, 1, 2, 3], &[5, 3, 1, 0, 2, 4]),
+            (&[], &[]),
+            (&[0, 3], &[1, 0]),
+        ];
+        for dtype in [DType::F32, DType::U8, DType::I16, DType::I64, DType::Bool] {
+            for (k, (shape, perm)) in cases.iter().enumerate() {
+                let n: usize = shape.iter().product();
+                let out: Vec<usize> = perm.iter().map(|&a| shape[a as usize]).collect();
+                let x = if dtype == DType::Bool {
+                    Buf::from_bytes(
+                        &noise(n, k as u64)
+                            .bytes()
+                            .iter()
+                            .map(|b| b & 1)
+                            .collect::<Vec<_>>(),
+                    )
+                } else {
+                    noise(n * dtype.size(), k as u64)
+                };
+                jit_matches(
+                    Op::Transpose(NoAttrs),
+                    vec![t(dtype, shape), c32(&[perm.len()], perm)],
+                    vec![t(dtype, &out)],
+                    &[x],
+                )
+                .unwrap_or_else(|e| panic!("{dtype} {shape:?} {perm:?}: {e}"));
+            }
+        }
     }
 
     #[test]

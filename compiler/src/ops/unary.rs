@@ -339,6 +339,47 @@ impl Kernel {
     }
 }
 
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code: float kernels four lanes at a time (`sqrt` is an
+    /// instruction, `exp` the polynomial of `logistic_tanh_clif.rs`); int8 kernels a lookup in a
+    /// 256-entry table (RSQRT's holds the reference kernel's results), RSQRT and SQRT failing the
+    /// step on an input below the zero point.
+    ///
+    /// # Errors
+    /// Operand sizes that differ.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        use super::binary::clif::{fconst, lut8, map_f32, table_of};
+        use cranelift_codegen::ir::InstBuilder;
+
+        let bytes = |lut: &LutParams<i8>| {
+            table_of::<u8, u8>(|x, o| {
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o = lut.table[usize::from(x)] as u8;
+                }
+            })
+        };
+        match self {
+            Kernel::RsqrtF32 => map_f32(cx, |cx, x| {
+                let one = fconst(cx, x, 1.0);
+                let r = cx.b.ins().sqrt(x);
+                cx.b.ins().fdiv(one, r)
+            }),
+            Kernel::SqrtF32 => map_f32(cx, |cx, x| cx.b.ins().sqrt(x)),
+            Kernel::ExpF32 => map_f32(cx, super::logistic_tanh::clif::exp),
+            Kernel::RsqrtI8(p) => {
+                let t = table_of::<i8, i8>(|x, o| k::rsqrt_q(p, x, o));
+                lut8(cx, &t, Some(p.input_zero_point))
+            }
+            Kernel::SqrtI8 {
+                lut,
+                input_zero_point,
+            } => lut8(cx, &bytes(lut), Some(*input_zero_point)),
+            Kernel::ExpI8(lut) => lut8(cx, &bytes(lut), None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +411,54 @@ mod tests {
         // Overflowing results saturate at the minimum, as TFLite's float-to-int conversion does.
         let lut = lut_populate_i8(1.0, 0, 1e-30, 0, f32::exp);
         assert_eq!(lut.table[127], i8::MIN);
+    }
+}
+
+#[cfg(all(test, feature = "cranelift"))]
+mod clif_tests {
+    use crate::interp::Buf;
+    use crate::ir::{DType, NoAttrs, Op};
+    use crate::ops::binary::clif::testutil::{both, exact, Rng};
+    use crate::ops::transpose::testutil::{t, tq};
+
+    #[test]
+    fn float_roots_are_exact() {
+        let mut rng = Rng(31);
+        let mut x = rng.floats(1000, 0.0, 100.0);
+        x.extend([0.0, -0.0, -1.0, f32::INFINITY, f32::NAN, 1e-40]);
+        let n = x.len();
+        for op in [Op::Sqrt(NoAttrs), Op::Rsqrt(NoAttrs)] {
+            exact(
+                op,
+                vec![t(DType::F32, &[n])],
+                vec![t(DType::F32, &[n])],
+                &[Buf::from_slice(&x)],
+            );
+        }
+    }
+
+    #[test]
+    fn int8_tables_and_the_negative_check() {
+        let x: Vec<u8> = (0..=255).map(|v: u8| v.wrapping_add(128)).collect();
+        for op in [Op::Sqrt(NoAttrs), Op::Rsqrt(NoAttrs), Op::Exp(NoAttrs)] {
+            // Zero point −128: every value is non-negative.
+            exact(
+                op.clone(),
+                vec![tq(DType::I8, &[256], 0.05, -128)],
+                vec![tq(DType::I8, &[256], 0.02, -100)],
+                &[Buf::from_bytes(&x)],
+            );
+            let (want, got) = both(
+                op.clone(),
+                vec![tq(DType::I8, &[256], 0.05, -3)],
+                vec![tq(DType::I8, &[256], 0.02, -100)],
+                &[Buf::from_bytes(&x)],
+            );
+            if op == Op::Exp(NoAttrs) {
+                assert_eq!(want.unwrap(), got.unwrap());
+            } else {
+                assert!(want.is_err() && got.is_err(), "{op:?}");
+            }
+        }
     }
 }

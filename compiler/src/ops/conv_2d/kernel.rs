@@ -708,3 +708,67 @@ fn transpose_sizes(
         Err(cx.err("operand sizes do not match the transpose convolution"))
     }
 }
+
+#[cfg(feature = "cranelift")]
+impl Kernel {
+    /// Writes the step's Cranelift code (see [`crate::clif`] and the family's `clif` module).
+    ///
+    /// # Errors
+    /// Operand sizes that do not match the parameters.
+    pub fn emit_clif(&self, cx: &mut crate::clif::cx::KernelCx<'_, '_>) -> Result<()> {
+        use super::clif;
+        match self {
+            Kernel::Conv2dF32 {
+                params,
+                act,
+                weights: Weights::Packed,
+                residual,
+            } => clif::conv_2d_f32_packed(cx, params, *act, *residual),
+            Kernel::Conv2dF32 {
+                params,
+                act,
+                weights: Weights::Model,
+                residual,
+            } => clif::conv_2d_f32_model(cx, params, *act, *residual),
+            Kernel::Conv2dQ {
+                dtype,
+                params,
+                q,
+                requant,
+                weights,
+                residual,
+            } => clif::conv_2d_q(
+                cx,
+                params,
+                *dtype,
+                (q, requant),
+                *weights,
+                residual.as_ref(),
+            ),
+            Kernel::DepthwiseConv2dF32 {
+                params,
+                act,
+                weights: Weights::Packed,
+            } => clif::depthwise_f32_packed(cx, params, *act),
+            Kernel::DepthwiseConv2dF32 {
+                params,
+                act,
+                weights: Weights::Model,
+            } => clif::depthwise_f32_model(cx, params, *act),
+            Kernel::DepthwiseConv2dQ {
+                dtype,
+                params,
+                q,
+                requant,
+                weights,
+            } => clif::depthwise_q(cx, params, *dtype, (q, requant), *weights),
+            Kernel::TransposeConvF32 { params, act } => clif::transpose_conv_f32(cx, params, *act),
+            Kernel::TransposeConvQ {
+                dtype,
+                params,
+                q,
+                requant,
+            } => clif::transpose_conv_q(cx, params, *dtype, (q, requant)),
+        }
+    }
+}
