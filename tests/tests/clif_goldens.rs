@@ -5,7 +5,7 @@
 use mvcc::clif::target::Target;
 
 /// The fixtures with a golden.
-const GOLDENS: &[&str] = &["dwconv_f32"];
+const GOLDENS: &[&str] = &["dwconv_f32", "act_i8", "pool_u8"];
 
 #[test]
 fn generated_clif_matches_the_goldens() {
