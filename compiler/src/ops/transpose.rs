@@ -390,7 +390,7 @@ impl Kernel {
 #[cfg(feature = "cranelift")]
 impl Kernel {
     /// Writes the step's Cranelift code: the runtime's strided walk with every shape and stride
-    /// an immediate ([`clif::strided_gather`]).
+    /// an immediate (`clif::strided_gather`).
     ///
     /// # Errors
     /// Operand sizes that do not match the parameters.
