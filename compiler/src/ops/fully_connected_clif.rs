@@ -14,19 +14,24 @@
 //!
 //! # Requantization
 //!
-//! TFLite's `MultiplyByQuantizedMultiplier` on `i32x4` with a constant multiplier and shift per
-//! lane: the doubling high multiply is `(x · m + 2^30) >> 31` on the exact 64-bit product (that is
+//! TFLite's `MultiplyByQuantizedMultiplier` on `i32x4` with a multiplier and shift per lane: the
+//! doubling high multiply is `(x · m + 2^30) >> 31` on the exact 64-bit product (that is
 //! gemmlowp's rounding: the nudge `1 − 2^30` of negative products followed by C's truncating
 //! division gives the same floor); the rounding right shift takes its remainder mask and
-//! threshold per lane from constants and selects each lane's shifted value among the distinct
-//! shifts of the four lanes.
+//! threshold per lane, and shifts each lane by its own amount with selects (Cranelift has no
+//! per-lane shift). [`mbqm4`] takes the constants as immediates (uniform ones: the residual
+//! ADD); [`RequantTables`] reads them from tables, for loops over blocks of channels.
 //!
-//! # FULLY_CONNECTED's rescaling
+//! # FULLY_CONNECTED
 //!
-//! LiteRT's reference quantized FULLY_CONNECTED rescales in double precision: `round(f64(acc) ·
-//! scale[n])` (half away from zero) then `as i32` (saturating). The generated code multiplies in
-//! `f64`, truncates with a saturating conversion, and corrects by one where the exact remainder
-//! reaches a half, so no rounding instruction (a libcall on some targets) is needed.
+//! Packed weights: a run-time loop over blocks of 16 units, each over the input rows; float
+//! sums in the reference's order (multiply then add, bit for bit), quantized ones eight depth
+//! steps per iteration. LiteRT's reference quantized FULLY_CONNECTED rescales in double
+//! precision: `round(f64(acc) · scale[n])` (half away from zero) then `as i32` (saturating). The
+//! generated code multiplies in `f64` (the scales from a table), truncates with a saturating
+//! conversion, and corrects by one where the exact remainder reaches a half, so no rounding
+//! instruction (a libcall on some targets) is needed. Weights in the model's form: scalar loops
+//! in the reference's order.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
@@ -1038,15 +1043,28 @@ pub(crate) fn fully_connected_q(
             let xr = cx.b.ins().iadd(x.base, xr);
             let init = load_i32x16(cx, bp, lanes);
             let acc = init.map(|v| var(cx, I32X4, v));
-            cx.for_range(pairs, |cx, i| {
-                let xo = cx.b.ins().imul_imm_s(i, 2);
+            // Eight depth steps per iteration (one input load), then the other pairs.
+            cx.for_range(d / 8, |cx, i| {
+                let xo = cx.b.ins().imul_imm_s(i, 8);
                 let xa = cx.b.ins().iadd(xr, xo);
-                let xp = xpair(cx, qt, xa);
-                let wo = cx.b.ins().imul_imm_s(i, (2 * OC_BLOCK) as i64);
+                let xps = xpairs4(cx, qt, xa);
+                let wo = cx.b.ins().imul_imm_s(i, (8 * OC_BLOCK) as i64);
                 let wa = cx.b.ins().iadd(wblk, wo);
-                dot_pair(cx, qt, (wa, false), q.filter_offset, xp, &acc);
+                for (j, xp) in xps.into_iter().enumerate() {
+                    let wj = cx.b.ins().iadd_imm_s(wa, (j * 2 * OC_BLOCK) as i64);
+                    dot_pair(cx, qt, (wj, false), q.filter_offset, xp, &acc);
+                    if j < 3 {
+                        split_block(cx, i, I32X4, &acc);
+                    }
+                }
                 Ok(())
             })?;
+            for j in (d / 8) * 4..pairs {
+                let xa = cx.b.ins().iadd_imm_s(xr, (2 * j) as i64);
+                let xp = xpair(cx, qt, xa);
+                let wa = cx.b.ins().iadd_imm_s(wblk, (2 * j * OC_BLOCK) as i64);
+                dot_pair(cx, qt, (wa, false), q.filter_offset, xp, &acc);
+            }
             if d % 2 == 1 {
                 let xa = cx.b.ins().iadd_imm_s(xr, (d - 1) as i64);
                 let xp = xsingle(cx, qt, xa);

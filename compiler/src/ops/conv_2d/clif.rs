@@ -3,11 +3,13 @@
 //!
 //! # Packed weights (the fast paths)
 //!
-//! Over the packed weights (`[ceil(Co/16)][K][16]`) a step works 16 output channels at a time,
-//! per output pixel: four vector accumulators (quantized: starting at the folded bias);
-//! every filter tap adds its products; the epilogue finishes the 16 values and stores them. A
-//! last block of fewer than 16 channels reads and writes only its channels (the packed weights
-//! are zero-padded, so its spare lanes compute values that are never stored).
+//! Over the packed weights (`[ceil(Co/16)][K][16]`) a step works 16 output channels at a time:
+//! a run-time loop over the full blocks of 16 (a last block of fewer channels after it, reading
+//! and writing only its channels: the packed weights are zero-padded, so its spare lanes compute
+//! values that are never stored) and over the output pixels, blocks outside when the weights
+//! outweigh the input (they stay in cache), pixels outside otherwise. Per block and pixel, four
+//! vector accumulators (quantized: starting at the folded bias); every filter tap adds its
+//! products; the epilogue finishes the 16 values and stores them.
 //!
 //! - Float: `f32x4` accumulators from zero, `input · weights` multiplied and added (no `fma`)
 //!   in the reference kernels' order, taps in the padding skipped, the bias added last: each
@@ -16,15 +18,19 @@
 //!   the activation clamp, and for a fused residual ADD the addition and the ADD's clamp.
 //! - Quantized: `i32x4` accumulators of `Σ (w + filter_offset) · x` (see
 //!   `crate::ops::fully_connected::clif`): CONV_2D two input channels at a time with a
-//!   pairwise-adding 16-bit multiply; DEPTHWISE_CONV_2D 16 channels of one tap with 16-bit
-//!   products. Taps in the padding read the input's zero point (the folded bias assumes it),
-//!   and are skipped when that is 0. The epilogue is TFLite's per-channel
-//!   `MultiplyByQuantizedMultiplier` on `i32x4` (constants per lane), the output offset, the
-//!   clamp, for a fused ADD TFLite's quantized ADD (`ResidualQ`) with the residual, and a
-//!   saturating narrowing to bytes.
+//!   pairwise-adding 16-bit multiply (eight channels per loop iteration, one input load);
+//!   DEPTHWISE_CONV_2D 16 channels of one tap with 16-bit products. Taps in the padding read the
+//!   input's zero point (the folded bias assumes it), and are skipped when that is 0. The
+//!   epilogue is TFLite's per-channel `MultiplyByQuantizedMultiplier` on `i32x4` (multipliers,
+//!   shifts and rounding masks from constant tables), the output offset, the clamp, for a fused
+//!   ADD TFLite's quantized ADD (`ResidualQ`) with the residual, and a saturating narrowing to
+//!   bytes.
 //!
-//! Grouped convolutions take the same paths when every block of 16 channels lies in one group
-//! (`Co / groups` a multiple of 16).
+//! When no window reaches the padding (1×1 and VALID convolutions), CONV_2D takes two output
+//! pixels at a time: no tap checks, and the weights loaded and widened once serve both.
+//! DEPTHWISE_CONV_2D unrolls the taps of windows that lie inside the image (a run-time check per
+//! pixel) with constant offsets. Grouped convolutions take the same paths when every block of 16
+//! channels lies in one group (`Co / groups` a multiple of 16).
 //!
 //! # Everything else
 //!
@@ -290,6 +296,60 @@ fn for_each_tap_tile(
     })
 }
 
+/// Most taps a depthwise window may have to be unrolled.
+const UNROLL_TAPS: usize = 25;
+
+/// The taps of a depthwise output pixel `p`. When the whole window lies inside the image (a run
+/// time check, skipped when no window reaches the padding), the taps unrolled with constant
+/// offsets: `fast(cx, tap, input)` with `input` the address of the tap's input pixel (`x` +
+/// pixel · `row_bytes`); otherwise, and for windows of more than [`UNROLL_TAPS`] taps,
+/// `slow(cx)`.
+fn depthwise_window(
+    cx: &mut KernelCx<'_, '_>,
+    g: &ConvGeometry,
+    p: Pixel,
+    (x, row_bytes): (Value, usize),
+    fast: &mut dyn FnMut(&mut KernelCx<'_, '_>, usize, Value) -> Result<()>,
+    slow: &mut dyn FnMut(&mut KernelCx<'_, '_>) -> Result<()>,
+) -> Result<()> {
+    if g.filter_h * g.filter_w > UNROLL_TAPS {
+        return slow(cx);
+    }
+    let (all_y, all_x) = never_padded(g);
+    let iy0 = cx.b.ins().imul_imm_s(p.oy, g.stride[0] as i64);
+    let iy0 = cx.b.ins().iadd_imm_s(iy0, -(g.pad[0] as i64));
+    let ix0 = cx.b.ins().imul_imm_s(p.ox, g.stride[1] as i64);
+    let ix0 = cx.b.ins().iadd_imm_s(ix0, -(g.pad[1] as i64));
+    let span_y = ((g.filter_h.max(1) - 1) * g.dilation[0]) as i64;
+    let span_x = ((g.filter_w.max(1) - 1) * g.dilation[1]) as i64;
+    let row_in = (!all_y).then(|| cx.in_range(iy0, 0, g.in_h as i64 - span_y));
+    let col_in = (!all_x).then(|| cx.in_range(ix0, 0, g.in_w as i64 - span_x));
+    let cond = match (row_in, col_in) {
+        (None, None) => None,
+        (Some(a), None) | (None, Some(a)) => Some(a),
+        (Some(a), Some(b)) => Some(cx.b.ins().band(a, b)),
+    };
+    let mut run_fast = |cx: &mut KernelCx<'_, '_>| {
+        let row = cx.b.ins().imul_imm_s(p.n, g.in_h as i64);
+        let row = cx.b.ins().iadd(row, iy0);
+        let pix = cx.b.ins().imul_imm_s(row, g.in_w as i64);
+        let pix = cx.b.ins().iadd(pix, ix0);
+        let base = offset(cx, x, pix, row_bytes);
+        for fy in 0..g.filter_h {
+            for fx in 0..g.filter_w {
+                let step = (fy * g.dilation[0] * g.in_w + fx * g.dilation[1]) * row_bytes;
+                let a = cx.b.ins().iadd_imm_s(base, step as i64);
+                fast(cx, fy * g.filter_w + fx, a)?;
+            }
+        }
+        Ok(())
+    };
+    match cond {
+        None => run_fast(cx),
+        Some(c) => if_else(cx, c, run_fast, slow),
+    }
+}
+
 /// Whether every block of 16 output channels lies in one group.
 fn blocks_fit_groups(p: &Conv2dParams) -> bool {
     p.groups <= 1 || (p.geom.out_c / p.groups.max(1)).is_multiple_of(OC_BLOCK)
@@ -536,7 +596,43 @@ pub fn depthwise_f32_packed(
             }
             Ok(())
         };
-        for_each_tap(cx, &g, (p0.n, p0.oy, p0.ox), &mut inside, None)?;
+        let mut fast = |cx: &mut KernelCx<'_, '_>, tap: usize, xp: Value| {
+            let xs: [Value; 4] = match &chans {
+                None => {
+                    let xa = offset(cx, xp, c0, 4);
+                    load16(cx, xa, lanes)
+                }
+                Some(chans) => {
+                    let zero = cx.f32const(0.0);
+                    let mut vs = [zero; 4];
+                    for (j, v) in vs.iter_mut().enumerate() {
+                        let mut vec = cx.b.ins().splat(F32X4, zero);
+                        for l in 0..4 {
+                            if let Some(&c) = chans.get(j * 4 + l) {
+                                let e = cx.load(types::F32, xp, c);
+                                vec = cx.b.ins().insertlane(vec, e, l as u8);
+                            }
+                        }
+                        *v = vec;
+                    }
+                    vs
+                }
+            };
+            for (j, var) in acc.iter().enumerate() {
+                let off = ((tap * OC_BLOCK + j * 4) * 4) as i32;
+                let wv = cx.b.ins().load(F32X4, flags(), wblk, off);
+                let a = cx.b.use_var(*var);
+                let m = cx.b.ins().fmul(xs[j], wv);
+                let s = cx.b.ins().fadd(a, m);
+                cx.b.def_var(*var, s);
+            }
+            split_block(cx, xp, F32X4, &acc);
+            Ok(())
+        };
+        let mut slow = |cx: &mut KernelCx<'_, '_>| {
+            for_each_tap(cx, &g, (p0.n, p0.oy, p0.ox), &mut inside, None)
+        };
+        depthwise_window(cx, &g, p0, (x.base, ci * 4), &mut fast, &mut slow)?;
         finish_block(cx, acc, b.base, act, None, out.base, p0.first, (c0, lanes));
         Ok(())
     })
@@ -900,8 +996,34 @@ pub fn depthwise_q(
             madd16(cx, qt, fo, (xv, wv), &acc);
             Ok(())
         };
-        let outside: Outside<'_> = if z != 0 { Some(&mut outside) } else { None };
-        for_each_tap(cx, &g, (p0.n, p0.oy, p0.ox), &mut inside, outside)?;
+        let mut fast = |cx: &mut KernelCx<'_, '_>, tap: usize, xp: Value| {
+            let wv =
+                cx.b.ins()
+                    .load(I8X16, flags(), wblk, (tap * OC_BLOCK) as i32);
+            let xv = match &chans {
+                None => {
+                    let xa = cx.b.ins().iadd(xp, c0);
+                    load_bytes16(cx, xa, lanes)
+                }
+                Some(chans) => {
+                    let mut v = vconst(cx, I8X16, [0; 16]);
+                    for (l, &c) in chans.iter().enumerate() {
+                        let a = cx.b.ins().iadd(xp, c);
+                        let e = cx.b.ins().load(types::I8, flags(), a, 0);
+                        v = cx.b.ins().insertlane(v, e, l as u8);
+                    }
+                    v
+                }
+            };
+            madd16(cx, qt, fo, (xv, wv), &acc);
+            split_block(cx, xp, I32X4, &acc);
+            Ok(())
+        };
+        let mut slow = |cx: &mut KernelCx<'_, '_>| {
+            let outside: Outside<'_> = if z != 0 { Some(&mut outside) } else { None };
+            for_each_tap(cx, &g, (p0.n, p0.oy, p0.ox), &mut inside, outside)
+        };
+        depthwise_window(cx, &g, p0, (x.base, ci), &mut fast, &mut slow)?;
         finish_block_q(
             cx,
             qt,
