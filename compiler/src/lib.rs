@@ -33,6 +33,7 @@ pub mod inspect;
 pub mod interp;
 pub mod ir;
 pub mod lower;
+pub mod nnapi;
 pub mod npy;
 pub mod ops;
 pub mod passes;

@@ -188,6 +188,55 @@ impl<'p> Interpreter<'p> {
     /// Wrong number or size of inputs; a kernel that fails.
     pub fn run_values(&self, inputs: &[Buf], keep: bool) -> Result<(Vec<Buf>, Values)> {
         let p = self.program;
+        self.check_inputs(inputs)?;
+        let mut arena = Buf::zeroed(self.plan.arena_bytes);
+        let mut outs: Vec<Buf> = p
+            .outputs
+            .iter()
+            .map(|&v| Buf::zeroed(p.value(v).bytes))
+            .collect();
+        let done_at = if keep {
+            completion_steps(p)
+        } else {
+            vec![None; p.values.len()]
+        };
+        let mut values: Values = vec![None; p.values.len()];
+        if keep {
+            for &v in &p.inputs {
+                values[v.index()] = Some(self.read(&arena, inputs, &outs, v));
+            }
+            for v in 0..p.values.len() {
+                let id = ValueId(v as u32);
+                if done_at[v].is_none() && matches!(self.plan.place(p, id), Place::Input(..)) {
+                    values[v] = Some(self.read(&arena, inputs, &outs, id));
+                }
+            }
+        }
+        for si in 0..p.steps.len() {
+            self.exec_step(si, inputs, &mut arena, &mut outs)?;
+            if keep {
+                for v in 0..p.values.len() {
+                    if done_at[v] == Some(si) {
+                        values[v] = Some(self.read(&arena, inputs, &outs, ValueId(v as u32)));
+                    }
+                }
+            }
+        }
+        // Outputs that are model inputs (identity models) are copied.
+        for (n, &v) in p.outputs.iter().enumerate() {
+            if let Place::Input(..) = self.plan.place(p, v) {
+                outs[n] = self.read(&arena, inputs, &outs, v);
+            }
+        }
+        Ok((outs, values))
+    }
+
+    /// Checks the number and sizes of `inputs` against the program's model inputs.
+    ///
+    /// # Errors
+    /// The first input that does not fit, named.
+    pub fn check_inputs(&self, inputs: &[Buf]) -> Result<()> {
+        let p = self.program;
         if inputs.len() != p.inputs.len() {
             return Err(Error::invalid(
                 Location::model(),
@@ -213,69 +262,47 @@ impl<'p> Interpreter<'p> {
                 ));
             }
         }
-        let mut arena = Buf::zeroed(self.plan.arena_bytes);
-        let mut outs: Vec<Buf> = p
-            .outputs
+        Ok(())
+    }
+
+    /// Runs step `si`: reads its operands from `arena`, `inputs` and `outs`, writes its results.
+    ///
+    /// # Errors
+    /// A kernel that fails.
+    pub fn exec_step(
+        &self,
+        si: usize,
+        inputs: &[Buf],
+        arena: &mut Buf,
+        outs: &mut [Buf],
+    ) -> Result<()> {
+        let p = self.program;
+        let step = &p.steps[si];
+        let owned: Vec<Option<Buf>> = step
+            .inputs
             .iter()
-            .map(|&v| Buf::zeroed(p.value(v).bytes))
+            .map(|o| match o {
+                None => None,
+                Some(Operand::Value(v)) => Some(self.read(arena, inputs, outs, *v)),
+                Some(Operand::Weight(r)) => Some(Buf::from_bytes(p.weights.get(*r))),
+            })
             .collect();
-        let done_at = if keep {
-            completion_steps(p)
-        } else {
-            vec![None; p.values.len()]
-        };
-        let mut values: Values = vec![None; p.values.len()];
-        if keep {
-            for &v in &p.inputs {
-                values[v.index()] = Some(self.read(&arena, inputs, &outs, v));
-            }
-            for v in 0..p.values.len() {
-                let id = ValueId(v as u32);
-                if done_at[v].is_none() && matches!(self.plan.place(p, id), Place::Input(..)) {
-                    values[v] = Some(self.read(&arena, inputs, &outs, id));
-                }
-            }
-        }
-        for (si, step) in p.steps.iter().enumerate() {
-            let owned: Vec<Option<Buf>> = step
-                .inputs
+        let mut io = StepIo {
+            inputs: owned.iter().map(Option::as_ref).collect(),
+            outputs: step
+                .outputs
                 .iter()
-                .map(|o| match o {
-                    None => None,
-                    Some(Operand::Value(v)) => Some(self.read(&arena, inputs, &outs, *v)),
-                    Some(Operand::Weight(r)) => Some(Buf::from_bytes(p.weights.get(*r))),
-                })
-                .collect();
-            let mut io = StepIo {
-                inputs: owned.iter().map(Option::as_ref).collect(),
-                outputs: step
-                    .outputs
-                    .iter()
-                    .map(|&v| Buf::zeroed(p.value(v).bytes))
-                    .collect(),
-                scratch: Buf::zeroed(step.scratch_bytes),
-                origin: &step.origin,
-            };
-            exec(&step.kernel, &mut io)?;
-            let results = std::mem::take(&mut io.outputs);
-            for (&v, b) in step.outputs.iter().zip(&results) {
-                self.write(&mut arena, &mut outs, v, b)?;
-            }
-            if keep {
-                for v in 0..p.values.len() {
-                    if done_at[v] == Some(si) {
-                        values[v] = Some(self.read(&arena, inputs, &outs, ValueId(v as u32)));
-                    }
-                }
-            }
+                .map(|&v| Buf::zeroed(p.value(v).bytes))
+                .collect(),
+            scratch: Buf::zeroed(step.scratch_bytes),
+            origin: &step.origin,
+        };
+        exec(&step.kernel, &mut io)?;
+        let results = std::mem::take(&mut io.outputs);
+        for (&v, b) in step.outputs.iter().zip(&results) {
+            self.write(arena, outs, v, b)?;
         }
-        // Outputs that are model inputs (identity models) are copied.
-        for (n, &v) in p.outputs.iter().enumerate() {
-            if let Place::Input(..) = self.plan.place(p, v) {
-                outs[n] = self.read(&arena, inputs, &outs, v);
-            }
-        }
-        Ok((outs, values))
+        Ok(())
     }
 
     /// Runs the program and returns its outputs, in order.

@@ -23,8 +23,9 @@ pub enum Padding {
     /// Explicit amounts on each side (no TFLite option writes this; `passes::fold_pad` folds a
     /// zero PAD into a convolution's padding): output size
     /// `(in + before + after − dilated_filter) / stride + 1`; padded taps read zero (the input's
-    /// zero point in quantized convolutions), exactly as TFLite's own padding does. Only
-    /// CONV_2D and DEPTHWISE_CONV_2D accept it.
+    /// zero point in quantized convolutions), exactly as TFLite's own padding does. CONV_2D and
+    /// DEPTHWISE_CONV_2D accept it, and the pools (NNAPI's explicit form; padded cells are left
+    /// out of the window).
     Explicit {
         /// Rows before the first.
         top: usize,

@@ -137,6 +137,26 @@ impl<'a> LowerCx<'a> {
 /// # Errors
 /// An op whose parameters cannot be computed (reported with its location); all are collected.
 pub fn lower(g: &Graph) -> Result<Program> {
+    lower_with_ranges(g).map(|l| l.program)
+}
+
+/// A program with the map back to the graph it came from.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    /// The program.
+    pub program: Program,
+    /// For each op in schedule order, the range of steps it became (empty for ops that became
+    /// aliases). Steps after the last range copy constant model outputs.
+    pub ranges: Vec<(OpId, std::ops::Range<usize>)>,
+    /// For each graph tensor, its value (`None` for constants and unused tensors).
+    pub values: Vec<Option<ValueId>>,
+}
+
+/// As [`lower`], keeping the map from graph ops and tensors to steps and values.
+///
+/// # Errors
+/// As [`lower`].
+pub fn lower_with_ranges(g: &Graph) -> Result<Lowered> {
     let order = g.topo_order().map_err(|op| {
         let n = g.op(op);
         Error::invalid(
@@ -176,7 +196,9 @@ pub fn lower(g: &Graph) -> Result<Program> {
     program.inputs = g.inputs.iter().filter_map(|t| values[t.index()]).collect();
     let mut weights: Vec<Option<WeightRange>> = vec![None; g.tensors.len()];
     let mut problems = crate::error::Problems::default();
+    let mut ranges = Vec::with_capacity(order.len());
     for &o in &order {
+        let first = program.steps.len();
         match lower_op(g, o, &mut program, &values, &mut weights) {
             Ok(mut steps) => {
                 // Fused blocks (depthwise→pointwise pairs) carry over to the steps.
@@ -187,6 +209,7 @@ pub fn lower(g: &Graph) -> Result<Program> {
             }
             Err(e) => problems.extend(e),
         }
+        ranges.push((o, first..program.steps.len()));
     }
     // Model outputs that are constants (folded at import) are copied from the weight blob.
     for &t in &g.outputs {
@@ -214,7 +237,11 @@ pub fn lower(g: &Graph) -> Result<Program> {
             ),
         }
     }
-    problems.finish(program)
+    problems.finish(Lowered {
+        program,
+        ranges,
+        values,
+    })
 }
 
 fn lower_op(

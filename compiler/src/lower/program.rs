@@ -271,6 +271,9 @@ pub struct Program {
     pub inputs: Vec<ValueId>,
     /// Model outputs, in order.
     pub outputs: Vec<ValueId>,
+    /// Extra liveness: value `v`'s memory stays live through step `s` (the NNAPI partition keeps
+    /// a segment's inputs live to the segment's end so no segment output is placed over them).
+    pub keep_live: Vec<(ValueId, usize)>,
 }
 
 impl Program {

@@ -5,18 +5,19 @@
 //! Quantized pools (int8, uint8, int16) compute in the input's integer domain; TFLite expects the
 //! output to share the input's scale and zero point but only checks it in debug builds, so a
 //! mismatch is not rejected here either. The fused activation is clamped with the output's scale
-//! and zero point.
+//! and zero point. Explicit padding (no TFLite option writes it; NNAPI's explicit form does)
+//! gives `(in + before + after − filter) / stride + 1` windows, padded cells left out as SAME's are.
 
 use mvcc_kernels::kernels::common::{ActF32, ActQ};
 use mvcc_kernels::kernels::pool_2d::{
     average_pool_2d_f32, average_pool_2d_q, max_pool_2d_f32, max_pool_2d_q, Pool2dParams,
 };
 
-use super::conv_2d::{out_size, pad_before};
+use super::conv_2d::{axis_window, out_size, pad_before};
 use super::{EvalCx, InferCx, Lowered};
 use crate::error::Result;
 use crate::interp::StepIo;
-use crate::ir::{Activation, DType, Padding, Pool2dAttrs, Shape};
+use crate::ir::{Activation, DType, Pool2dAttrs, Shape};
 use crate::lower::{LowerCx, Step};
 use crate::quant::{act_f32, act_q};
 use crate::rust::step::{rust_type, StepCx};
@@ -47,22 +48,31 @@ pub fn pool_2d_params(cx: &InferCx<'_>, a: &Pool2dAttrs) -> Result<Pool2dParams>
     if a.act == Activation::Tanh {
         return Err(cx.unsupported("fused TANH activation"));
     }
-    if let Padding::Explicit { .. } = a.padding {
-        // Pools leave padded cells out of the window; no pass folds a PAD into one.
-        return Err(cx.unsupported("explicit padding on a pool"));
-    }
     let mut out = [0usize; 2];
     let mut pad = [0usize; 2];
     let image = [in_h, in_w];
     for axis in 0..2 {
         let (f, s) = (a.filter[axis], a.stride[axis]);
-        out[axis] = out_size(a.padding, image[axis], f, s, 1).ok_or_else(|| {
+        let fit_err = || {
             cx.err(format!(
                 "filter {f} with stride {s} does not fit input size {}",
                 image[axis]
             ))
-        })?;
-        pad[axis] = pad_before(s, 1, image[axis], f, out[axis]);
+        };
+        if let Some([before, _]) = a.padding.explicit(axis) {
+            // Explicit amounts (NNAPI's explicit padding): padded cells are left out of the
+            // window, as SAME's are.
+            let (o, _) = axis_window(a.padding, axis, image[axis], f, s, 1).ok_or_else(fit_err)?;
+            out[axis] = o;
+            pad[axis] = before;
+            // The last window must reach into the input too.
+            if (o - 1) * s >= image[axis] + before {
+                return Err(cx.err("a pooling window lies entirely in the padding"));
+            }
+        } else {
+            out[axis] = out_size(a.padding, image[axis], f, s, 1).ok_or_else(fit_err)?;
+            pad[axis] = pad_before(s, 1, image[axis], f, out[axis]);
+        }
         // TFLite fails at run time on a window entirely in the padding.
         if pad[axis] >= f {
             return Err(cx.err("a pooling window lies entirely in the padding"));

@@ -124,6 +124,9 @@ pub fn value_ranges(p: &Program) -> Vec<Option<(usize, usize)>> {
             touch(v, s);
         }
     }
+    for &(v, s) in &p.keep_live {
+        touch(v, s);
+    }
     range
 }
 
