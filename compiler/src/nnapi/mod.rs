@@ -4,7 +4,11 @@
 
 pub mod cts;
 pub mod desc;
+pub mod lower;
+pub mod partition;
 pub mod refexec;
+pub mod run;
+pub mod text;
 pub mod validate;
 
 pub use desc::*;
