@@ -9,6 +9,9 @@
 //! - [`mem`]: the aligned storage and typed views generated code reaches its tensors through;
 //! - [`model`]: [`CompiledModel`], the interface every generated model implements, with its
 //!   inputs' and outputs' metadata;
+//! - [`nnapi`]: the NNAPI target — running a model's NNAPI segments through Android's Neural
+//!   Networks API (loaded at run time with the `nnapi` feature), the rest and every fallback on
+//!   the CPU;
 //! - with the `macros` feature, [`include_model!`], which compiles a `.tflite` file into Rust at
 //!   build time.
 //!
@@ -21,8 +24,9 @@
 //!
 //! # Invariants
 //!
-//! - `#![no_std]` and no allocation: `alloc` and `std` are additive features (`std` adds
-//!   `std::error::Error` for [`model::RunError`], `alloc` a zeroed boxed arena).
+//! - `#![no_std]` and no allocation: `alloc`, `std` and `nnapi` are additive features (`std` adds
+//!   `std::error::Error` for [`model::RunError`], `alloc` a zeroed boxed arena, `nnapi` the NNAPI
+//!   replay, which allocates).
 //! - Generated code does no work at start-up: weights and parameters are `static` data, the arena
 //!   is a zeroed array.
 #![no_std]
@@ -37,6 +41,7 @@ pub use mvcc_kernels::{fixedpoint, gemmlowp, kernels};
 
 pub mod mem;
 pub mod model;
+pub mod nnapi;
 
 pub use model::{CompiledModel, ElementType, Quantization, RunError, TensorInfo};
 

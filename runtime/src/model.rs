@@ -130,6 +130,13 @@ pub enum RunError {
         /// The buffer's size in bytes.
         got: usize,
     },
+    /// The arena has the wrong size or alignment (64 bytes).
+    Arena {
+        /// The model's arena size in bytes.
+        expected: usize,
+        /// The buffer's size in bytes.
+        got: usize,
+    },
     /// A kernel refused its data (an index out of range, an integer division by zero).
     Kernel {
         /// The TFLite operator index the step came from.
@@ -165,6 +172,10 @@ impl fmt::Display for RunError {
             } => write!(
                 f,
                 "output {index} must be {expected} bytes, aligned for its element type; got {got} bytes"
+            ),
+            RunError::Arena { expected, got } => write!(
+                f,
+                "the arena must be {expected} bytes, aligned to 64; got {got} bytes"
             ),
             RunError::Kernel {
                 operator,

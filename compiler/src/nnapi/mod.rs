@@ -4,6 +4,7 @@
 
 pub mod cts;
 pub mod desc;
+pub mod encode;
 pub mod lower;
 pub mod partition;
 pub mod refexec;
