@@ -78,6 +78,7 @@ pub fn write_rust(
     name: Option<&str>,
     trace: bool,
     input_shapes: &[Option<Vec<usize>>],
+    nnapi: Option<u32>,
 ) -> Result<Written, Error> {
     let bytes = std::fs::read(model).map_err(|e| Error::Io(model.to_path_buf(), e))?;
     let stem = model
@@ -97,6 +98,7 @@ pub fn write_rust(
         weights: WeightsForm::File(weights_file.clone()),
         trace,
         input_shapes: input_shapes.to_vec(),
+        nnapi,
     };
     let generated =
         crate::rust::compile(&bytes, &opts).map_err(|e| Error::Compile(model.to_path_buf(), e))?;
@@ -128,6 +130,7 @@ pub struct RustModule {
     out_dir: Option<PathBuf>,
     trace: bool,
     input_shapes: Vec<Option<Vec<usize>>>,
+    nnapi: Option<u32>,
 }
 
 impl RustModule {
@@ -140,6 +143,7 @@ impl RustModule {
             out_dir: None,
             trace: false,
             input_shapes: Vec::new(),
+            nnapi: None,
         }
     }
 
@@ -168,6 +172,14 @@ impl RustModule {
         self
     }
 
+    /// Also embed the model's NNAPI partition for this Android API level (27..=35; 29 covers
+    /// float and uint8 models, int8 needs 30): the model gains `set_target` (see
+    /// `mvcc_runtime::nnapi`).
+    pub fn nnapi(mut self, api_level: u32) -> RustModule {
+        self.nnapi = Some(api_level);
+        self
+    }
+
     /// Compiles and writes the module; tells Cargo to rerun when the model changes.
     ///
     /// # Errors
@@ -184,6 +196,7 @@ impl RustModule {
             self.name.as_deref(),
             self.trace,
             &self.input_shapes,
+            self.nnapi,
         )
     }
 }

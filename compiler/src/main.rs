@@ -44,6 +44,13 @@ enum Command {
         /// Write the optimized graph as Graphviz to stdout (`| dot -Tsvg > graph.svg`).
         #[arg(long)]
         dot: bool,
+        /// Print the NNAPI partition: the NNAPI and CPU segments, where each op runs and why
+        /// each op left on the CPU stays there, then every NNAPI model description.
+        #[arg(long)]
+        nnapi: bool,
+        /// The Android API level (NNAPI feature level) to lower for: 27..=31.
+        #[arg(long, value_name = "N", default_value_t = mvcc::nnapi::partition::DEFAULT_API_LEVEL)]
+        api_level: u32,
     },
     /// Run a model on inputs and write its outputs.
     Run {
@@ -69,6 +76,10 @@ enum Command {
         /// See `--mean`.
         #[arg(long, default_value_t = 127.5)]
         std: f32,
+        /// With `--backend nnapi-ref`: the Android API level to lower for (27..=35; int8 models
+        /// need 30 to go to NNAPI).
+        #[arg(long, value_name = "N", default_value_t = mvcc::nnapi::partition::DEFAULT_API_LEVEL)]
+        api_level: u32,
     },
     /// Compile a model ahead of time into files.
     Build {
@@ -94,6 +105,10 @@ enum Command {
         /// Rust: also generate `run_traced`, calling a hook after every step.
         #[arg(long)]
         trace: bool,
+        /// Rust: also embed the NNAPI partition for this Android API level (27..=35), giving
+        /// `Model::set_target` (the runtime's `nnapi` feature loads the driver).
+        #[arg(long, value_name = "API_LEVEL")]
+        nnapi: Option<u32>,
         /// The shape of each input, in order, as `1x224x224x3` (for models with dynamic
         /// dimensions; `-` keeps the file's).
         #[arg(long = "input-shape")]
@@ -133,6 +148,9 @@ enum Backend {
     Interp,
     /// Native code for this machine, compiled by the Cranelift back end.
     Jit,
+    /// The NNAPI partition (at `--api-level`): NNAPI segments through mvcc's reference executor
+    /// (NNAPI's semantics), CPU segments as the CPU code runs them.
+    NnapiRef,
 }
 
 fn main() -> ExitCode {
@@ -141,6 +159,12 @@ fn main() -> ExitCode {
         Command::Inspect {
             model, passes, dot, ..
         } if passes || dot => inspect_passes(&model, passes, dot),
+        Command::Inspect {
+            model,
+            nnapi: true,
+            api_level,
+            ..
+        } => inspect_nnapi(&model, api_level),
         Command::Inspect {
             model,
             json,
@@ -157,12 +181,13 @@ fn main() -> ExitCode {
             backend,
             mean,
             std,
+            api_level,
         } => run(
             &model,
             &inputs,
             &outputs,
             dump.as_deref(),
-            backend,
+            (backend, api_level),
             mean,
             std,
         ),
@@ -173,6 +198,7 @@ fn main() -> ExitCode {
             out_dir,
             name,
             trace,
+            nnapi,
             input_shapes,
         } => parse_shapes(&input_shapes).and_then(|shapes| {
             build(
@@ -181,7 +207,7 @@ fn main() -> ExitCode {
                 &target,
                 &out_dir,
                 name.as_deref(),
-                trace,
+                RustEmit { trace, nnapi },
                 &shapes,
             )
         }),
@@ -218,17 +244,34 @@ fn parse_shapes(specs: &[String]) -> Result<Vec<Option<Vec<usize>>>> {
 }
 
 #[allow(clippy::too_many_arguments)] // one per command-line option
+/// Options of the Rust emitter.
+#[derive(Clone, Copy, Debug)]
+struct RustEmit {
+    /// Generate `run_traced`.
+    trace: bool,
+    /// Embed the NNAPI partition for this API level.
+    nnapi: Option<u32>,
+}
+
 fn build(
     model: &Path,
     emit: &[Emit],
     target: &str,
     dir: &Path,
     name: Option<&str>,
-    trace: bool,
+    rust: RustEmit,
     shapes: &[Option<Vec<usize>>],
 ) -> Result<()> {
+    if let Some(level) = rust.nnapi {
+        if !(27..=35).contains(&level) {
+            bail!("--nnapi {level}: NNAPI exists from API level 27 (Android 8.1) on");
+        }
+        if !emit.contains(&Emit::Rust) {
+            bail!("--nnapi needs --emit rust (the NNAPI target is the Rust runtime's)");
+        }
+    }
     if emit.contains(&Emit::Rust) {
-        build_rust(model, dir, name, trace, shapes)?;
+        build_rust(model, dir, name, rust, shapes)?;
     }
     let native: Vec<Emit> = emit.iter().copied().filter(|e| *e != Emit::Rust).collect();
     if native.is_empty() {
@@ -291,6 +334,9 @@ fn bench(model: &Path, backend: Backend, runs: usize) -> Result<()> {
     let mut times = Vec::with_capacity(runs);
     let compile;
     match backend {
+        Backend::NnapiRef => {
+            bail!("--backend nnapi-ref checks an NNAPI lowering on the host; it is not timed (use jit or interp)")
+        }
         Backend::Interp => {
             let interp = Interpreter::new(&program, &plan);
             compile = t0.elapsed();
@@ -338,10 +384,11 @@ fn build_rust(
     model: &Path,
     dir: &Path,
     name: Option<&str>,
-    trace: bool,
+    rust: RustEmit,
     shapes: &[Option<Vec<usize>>],
 ) -> Result<()> {
-    let w = mvcc::build::write_rust(model, dir, name, trace, shapes).map_err(|e| anyhow!("{e}"))?;
+    let w = mvcc::build::write_rust(model, dir, name, rust.trace, shapes, rust.nnapi)
+        .map_err(|e| anyhow!("{e}"))?;
     println!(
         "wrote {} and {} (arena {} bytes)",
         w.source.display(),
@@ -387,6 +434,22 @@ fn tensor_json(g: &Graph, id: TensorId) -> serde_json::Value {
 
 /// `mvcc inspect --passes / --dot`: runs the optimization pipeline, prints its statistics and/or
 /// the optimized graph as Graphviz.
+fn inspect_nnapi(path: &Path, api_level: u32) -> Result<()> {
+    if !(27..=35).contains(&api_level) {
+        bail!("--api-level {api_level}: NNAPI exists from API level 27 (Android 8.1) on");
+    }
+    let g = load(path)?;
+    let c = mvcc::nnapi::partition::compile(&g, api_level)?;
+    let text = format!(
+        "{}\n{}",
+        mvcc::nnapi::partition::report(&c),
+        mvcc::nnapi::text::partition(&c.partition, &c.program.weights.bytes)
+    );
+    // A closed pipe (`| head`) is an error to report, not a panic.
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+        .context("cannot write to stdout")
+}
+
 fn inspect_passes(path: &Path, passes: bool, dot: bool) -> Result<()> {
     let mut g = load(path)?;
     let mut cx = mvcc::passes::PassCx::new(mvcc::passes::PassOptions::from_env());
@@ -625,7 +688,7 @@ fn run(
     inputs: &[PathBuf],
     outputs: &[PathBuf],
     dump: Option<&Path>,
-    backend: Backend,
+    (backend, api_level): (Backend, u32),
     mean: f32,
     std: f32,
 ) -> Result<()> {
@@ -662,8 +725,17 @@ fn run(
     for (i, (p, &t)) in inputs.iter().zip(&g.inputs).enumerate() {
         bufs.push(load_input(p, g.tensor(t), i, mean, std)?);
     }
+    if backend == Backend::NnapiRef {
+        if !(27..=35).contains(&api_level) {
+            bail!("--api-level {api_level}: NNAPI exists from API level 27 (Android 8.1) on");
+        }
+        let c = mvcc::nnapi::partition::compile(&g, api_level)?;
+        let (outs, values) = mvcc::nnapi::run::run_reference(&c, &bufs, dump.is_some())?;
+        return write_results(&g, &c.program, &outs, &values, outputs, dump);
+    }
     let (program, plan) = mvcc::interp::compile(&g)?;
     let (outs, values) = match backend {
+        Backend::NnapiRef => unreachable!("handled above"),
         Backend::Interp => Interpreter::new(&program, &plan).run_values(&bufs, dump.is_some())?,
         Backend::Jit => {
             if dump.is_some() {
@@ -673,6 +745,18 @@ fn run(
             (jit.run(&bufs)?, Vec::new())
         }
     };
+    write_results(&g, &program, &outs, &values, outputs, dump)
+}
+
+/// Writes the outputs (as `.npy` files, or summarized on stdout) and, with `dump`, every tensor.
+fn write_results(
+    g: &Graph,
+    program: &mvcc::lower::Program,
+    outs: &[Buf],
+    values: &[Option<Buf>],
+    outputs: &[PathBuf],
+    dump: Option<&Path>,
+) -> Result<()> {
     let npy_of = |dtype: DType, shape: &[usize], b: &[u8]| NpyArray {
         dtype,
         shape: shape.to_vec(),
@@ -690,13 +774,13 @@ fn run(
                 write(idx, npy_of(t.dtype, &t.shape, d))?;
             }
         }
-        for (v, b) in program.values.iter().zip(&values) {
+        for (v, b) in program.values.iter().zip(values) {
             if let (Some(b), Some(idx)) = (b, v.tflite_index) {
                 write(idx, npy_of(v.dtype, &v.shape, b.bytes()))?;
             }
         }
     }
-    for (i, (&t, b)) in g.outputs.iter().zip(&outs).enumerate() {
+    for (i, (&t, b)) in g.outputs.iter().zip(outs).enumerate() {
         let tt = g.tensor(t);
         if let Some(p) = outputs.get(i) {
             std::fs::write(p, npy::write(&npy_of(tt.dtype, &tt.shape, b.bytes())))

@@ -49,3 +49,61 @@ fn every_command_has_help() {
         assert!(!out.stdout.is_empty());
     }
 }
+
+#[test]
+fn nnapi_inspect_and_reference_run() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/conv_i8");
+    let model = root.join("model.tflite");
+    // The partition at API 30 (signed int8 is API 30) and at 29 (everything stays on the CPU).
+    let out = mvcc()
+        .args(["inspect", "--nnapi", "--api-level", "30"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("6 of 6 ops on NNAPI"), "{text}");
+    assert!(text.contains("op0 CONV_2D("), "{text}");
+    let out = mvcc()
+        .args(["inspect", "--nnapi", "--api-level", "29"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 of 6 ops on NNAPI"), "{text}");
+    assert!(
+        text.contains("needs NNAPI API level 30, the target is 29"),
+        "{text}"
+    );
+    let out = mvcc()
+        .args(["inspect", "--nnapi", "--api-level", "12"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // The reference run writes the same outputs as the interpreter (both match TFLite).
+    let dir = std::env::temp_dir().join(format!("mvcc-cli-nnapi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut outs = Vec::new();
+    for backend in ["interp", "nnapi-ref"] {
+        let mut cmd = mvcc();
+        cmd.args(["run", "--backend", backend, "--api-level", "30", "-i"])
+            .arg(root.join("tensors/0.npy"));
+        for k in 0..4 {
+            cmd.arg("-o").arg(dir.join(format!("{backend}{k}.npy")));
+        }
+        let r = cmd.arg(&model).output().unwrap();
+        assert_eq!(
+            r.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        outs.push(
+            (0..4)
+                .map(|k| std::fs::read(dir.join(format!("{backend}{k}.npy"))).unwrap())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(outs[0], outs[1]);
+}

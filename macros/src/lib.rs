@@ -15,7 +15,9 @@
 //! weights as one byte-string literal and an `include_bytes!` of the model that makes Cargo
 //! rebuild when the file changes. Options follow the path: `trace` also generates `run_traced`;
 //! `input_shapes = [[1, 224, 224, 3]]` fixes the shapes of inputs with dynamic dimensions (`_`
-//! keeps an input's shape from the file).
+//! keeps an input's shape from the file); `nnapi` (or `nnapi = 30` for an API level other than 29)
+//! also embeds the model's NNAPI partition and gives `Model` `set_target` and `accelerator`
+//! (see `mvcc_runtime::nnapi`).
 //! A model that does not compile expands to a `compile_error!` at the path literal listing every
 //! problem.
 #![warn(missing_docs)]
@@ -95,19 +97,42 @@ fn string_value(lit: &Literal) -> Option<String> {
 fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
     let tokens = flatten(input);
     let usage = "usage: include_model!(\"path/to/model.tflite\"), with options after the path: \
-                 `trace`, `input_shapes = [[1, 224, 224, 3], ...]`";
+                 `trace`, `input_shapes = [[1, 224, 224, 3], ...]`, `nnapi` or `nnapi = 30`";
     let Some(TokenTree::Literal(lit)) = tokens.first() else {
         return Err((Span::call_site(), usage.into()));
     };
     let span = lit.span();
     let rel = string_value(lit).ok_or((span, usage.to_string()))?;
     let mut trace = false;
+    let mut nnapi = None;
     let mut input_shapes = Vec::new();
     let mut rest = tokens[1..].iter();
     while let Some(t) = rest.next() {
         match t {
             TokenTree::Punct(p) if p.as_char() == ',' => {}
             TokenTree::Ident(i) if i.to_string() == "trace" => trace = true,
+            TokenTree::Ident(i) if i.to_string() == "nnapi" => {
+                nnapi = Some(mvcc::nnapi::partition::DEFAULT_API_LEVEL);
+                let mut look = rest.clone();
+                if let Some(TokenTree::Punct(p)) = look.next() {
+                    if p.as_char() == '=' {
+                        let level = match look.next() {
+                            Some(TokenTree::Literal(l)) => l.to_string().parse::<u32>().ok(),
+                            _ => None,
+                        };
+                        match level {
+                            Some(n) if (27..=35).contains(&n) => nnapi = Some(n),
+                            _ => {
+                                return Err((
+                                    i.span(),
+                                    format!("expected `nnapi = <API level 27..=35>`; {usage}"),
+                                ))
+                            }
+                        }
+                        rest = look;
+                    }
+                }
+            }
             TokenTree::Ident(i) if i.to_string() == "input_shapes" => {
                 let eq = rest.next();
                 let value = rest.next();
@@ -147,6 +172,7 @@ fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
         weights: mvcc::rust::WeightsForm::Placeholder,
         trace,
         input_shapes,
+        nnapi,
     };
     let generated = mvcc::rust::compile(&bytes, &opts).map_err(|e| {
         let lines: Vec<String> = e.problems.iter().map(|p| format!("  {p}")).collect();

@@ -45,6 +45,7 @@ fn generated_source_matches_the_goldens() {
             weights: mvcc::rust::WeightsForm::File(format!("{name}.weights.bin")),
             trace: false,
             input_shapes: Vec::new(),
+            nnapi: None,
         };
         let g = mvcc::rust::compile(&f.model(), &opts).unwrap();
         for (file, bytes) in [
@@ -76,6 +77,7 @@ fn generation_is_deterministic() {
             weights: mvcc::rust::WeightsForm::Placeholder,
             trace: true,
             input_shapes: Vec::new(),
+            nnapi: None,
         };
         let a = mvcc::rust::compile(&f.model(), &opts).unwrap();
         let b = mvcc::rust::compile(&f.model(), &opts).unwrap();

@@ -54,6 +54,9 @@ pub struct Options {
     /// Shapes for the model's inputs, in order (`None`: the file's); needed for models with
     /// dynamic dimensions (see [`crate::tflite::ImportOptions::input_shapes`]).
     pub input_shapes: Vec<Option<Vec<usize>>>,
+    /// Also embed the NNAPI partition for this API level, and let the model choose its target
+    /// (`Model::set_target`: CPU, NNAPI, or NNAPI when available).
+    pub nnapi: Option<u32>,
 }
 
 impl Options {
@@ -66,6 +69,7 @@ impl Options {
             weights: WeightsForm::Placeholder,
             trace: false,
             input_shapes: Vec::new(),
+            nnapi: None,
         }
     }
 }
@@ -130,6 +134,11 @@ pub fn plan_program(mut program: Program) -> Result<(Program, Plan)> {
 /// Every import problem; pass, lowering or generation errors.
 pub fn compile(bytes: &[u8], opts: &Options) -> Result<Generated> {
     let graph = crate::load_model_with_shapes(bytes, &opts.input_shapes)?;
+    if let Some(level) = opts.nnapi {
+        let c = crate::nnapi::partition::compile_with(&graph, level, false)?;
+        crate::plan::check(&c.program, &c.plan)?;
+        return generate_inner(&c.program, &c.plan, Some(&c.partition), opts);
+    }
     let (program, plan) = prepare(&graph)?;
     generate(&program, &plan, opts)
 }
@@ -339,12 +348,82 @@ fn fn_sig(indent: usize, prefix: &str, params: &[String]) -> String {
 /// # Errors
 /// A kernel the back end cannot express, or a step whose regions fail the checks (a bug).
 pub fn generate(p: &Program, plan: &Plan, opts: &Options) -> Result<Generated> {
+    generate_inner(p, plan, None, opts)
+}
+
+/// A byte-string literal of `bytes`.
+fn byte_string(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2 + 3);
+    s.push_str("b\"");
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                s.push('\\');
+                s.push(b as char);
+            }
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// The methods a model with an NNAPI partition gains.
+const NNAPI_METHODS: &str = r#"
+    /// Chooses where the model runs: [`mvcc_runtime::nnapi::Target::Cpu`] (the default),
+    /// `Nnapi` or `Auto` (NNAPI when the device has a usable driver, else the CPU). Loads the
+    /// device's `libneuralnetworks.so`, builds and compiles the NNAPI models of the partition;
+    /// this is the only call that does work besides `run`. The model always runs: when NNAPI
+    /// cannot be used it runs on the CPU, and the reason is returned (for `Nnapi`) and kept in
+    /// [`Model::accelerator`].
+    pub fn set_target(
+        &mut self,
+        target: mvcc_runtime::nnapi::Target,
+    ) -> Option<mvcc_runtime::nnapi::Unavailable> {
+        let (accel, why) = mvcc_runtime::nnapi::Accelerator::prepare(
+            target,
+            &NNAPI_PARTITION.0,
+            &WEIGHTS.0,
+        );
+        self.accel = accel;
+        why
+    }
+
+    /// Where the model runs, and why NNAPI is not used if it is not.
+    pub fn accelerator(&self) -> &mvcc_runtime::nnapi::Accelerator {
+        &self.accel
+    }
+"#;
+
+fn generate_inner(
+    p: &Program,
+    plan: &Plan,
+    nnapi: Option<&crate::nnapi::Partition>,
+    opts: &Options,
+) -> Result<Generated> {
     let mut body = String::new();
     let mut statics = String::new();
     let mut problems = crate::error::Problems::default();
     for s in 0..p.steps.len() {
+        let start = body.len();
         if let Err(e) = emit_step(p, plan, s, opts.trace, &mut body, &mut statics) {
             problems.extend(e);
+        }
+        if nnapi.is_some() {
+            // Partitioned models run ranges of steps (`s`).
+            let chunk = body.split_off(start);
+            let _ = writeln!(body, "        if s.contains(&{s}) {{");
+            for line in chunk.lines() {
+                if line.is_empty() {
+                    body.push('\n');
+                } else {
+                    let _ = writeln!(body, "    {line}");
+                }
+            }
+            body.push_str("        }\n");
         }
     }
     problems.finish(())?;
@@ -427,14 +506,14 @@ pub fn generate(p: &Program, plan: &Plan, opts: &Options) -> Result<Generated> {
 /// `new` and `with_arena` do no work and allocate nothing, so a model can live in a `static`
 /// (for example in a `Mutex`); a large one should not be built on a small stack.
 pub struct Model<A = Arena> {{
-    arena: A,
+    arena: A,{accel_field}
 }}
 
 impl Model {{
     /// A model owning a zeroed arena.
     pub const fn new() -> Model {{
         Model {{
-            arena: mvcc_runtime::mem::Aligned([0; ARENA_BYTES]),
+            arena: mvcc_runtime::mem::Aligned([0; ARENA_BYTES]){accel_new},
         }}
     }}
 }}
@@ -442,22 +521,22 @@ impl Model {{
 impl<A: core::borrow::BorrowMut<Arena>> Model<A> {{
     /// A model running in `arena` (`&mut Arena`, `Box<Arena>`, …).
     pub const fn with_arena(arena: A) -> Model<A> {{
-        Model {{ arena }}
+        Model {{ arena{accel_init} }}
     }}
-
+{nnapi_methods}
     /// Gives the arena back.
     pub fn into_arena(self) -> A {{
         self.arena
     }}
 
-    /// Runs the model.
+    /// Runs the model{on_target}.
     ///
     /// # Errors
     /// A kernel that refuses its data (gather indices out of range, integer division by zero);
     /// most models cannot fail.
     #[allow(clippy::too_many_arguments)]
     {run_sig} {{
-        run_in(self.arena.borrow_mut(), {args})
+{run_body}
     }}
 }}
 
@@ -496,14 +575,10 @@ impl<A: core::borrow::BorrowMut<Arena>> mvcc_runtime::CompiledModel for Model<A>
         outputs: &mut [&mut [u8]],
     ) -> Result<(), mvcc_runtime::RunError> {{
         mvcc_runtime::model::check_buffers(inputs, outputs, &INPUTS, &OUTPUTS)?;
-        let i: [*const u8; {ni}] = core::array::from_fn(|n| inputs[n].as_ptr());
-        let o: [*mut u8; {no}] = core::array::from_fn(|n| outputs[n].as_mut_ptr());
-        // SAFETY: `check_buffers` checked every buffer's size and alignment; `inputs`, `outputs`
-        // and the arena are distinct borrows, so they do not overlap.
-        unsafe {{ run_raw(self.arena.borrow_mut().0.as_mut_ptr(), i, o{nohook}) }}
+{run_bytes_tail}
     }}
 }}
-
+{steps_impl}
 /// Runs the model in a caller's arena.
 ///
 /// # Errors
@@ -516,7 +591,7 @@ impl<A: core::borrow::BorrowMut<Arena>> mvcc_runtime::CompiledModel for Model<A>
         run_raw(
             arena.0.as_mut_ptr(),
             {ptrs_in},
-            {ptrs_out},{nohook_arg}
+            {ptrs_out},{nohook_arg}{all_steps_arg}
         )
     }}
 }}
@@ -532,18 +607,101 @@ impl<A: core::borrow::BorrowMut<Arena>> mvcc_runtime::CompiledModel for Model<A>
             "pub fn run_in",
             &[&["arena: &mut Arena".to_string()], &params[..]].concat()
         ),
-        args = args.join(", "),
         ptrs_in = list(12, &ptrs_in),
         ptrs_out = list(12, &ptrs_out),
-        nohook = if opts.trace {
-            ", &mut |_, _, _| {}"
-        } else {
-            ""
-        },
         nohook_arg = if opts.trace {
             "\n            &mut |_, _, _| {},"
         } else {
             ""
+        },
+        all_steps_arg = if nnapi.is_some() {
+            format!("\n            0..{},", p.steps.len())
+        } else {
+            String::new()
+        },
+        accel_field = if nnapi.is_some() {
+            "\n    accel: mvcc_runtime::nnapi::Accelerator,"
+        } else {
+            ""
+        },
+        accel_new = if nnapi.is_some() {
+            ",\n            accel: mvcc_runtime::nnapi::Accelerator::cpu()"
+        } else {
+            ""
+        },
+        accel_init = if nnapi.is_some() {
+            ", accel: mvcc_runtime::nnapi::Accelerator::cpu()"
+        } else {
+            ""
+        },
+        nnapi_methods = if nnapi.is_some() { NNAPI_METHODS } else { "" },
+        on_target = if nnapi.is_some() {
+            " on its target (see `set_target`)"
+        } else {
+            ""
+        },
+        run_body = if nnapi.is_some() {
+            let ins: Vec<String> = (0..ni)
+                .map(|n| format!("mvcc_runtime::mem::as_bytes(&input{n}[..])"))
+                .collect();
+            let outs: Vec<String> = (0..no)
+                .map(|n| format!("mvcc_runtime::mem::as_bytes_mut(&mut output{n}[..])"))
+                .collect();
+            format!(
+                "        let i: [&[u8]; {ni}] = [{}];\n        let mut o: [&mut [u8]; {no}] = [{}];\n        mvcc_runtime::CompiledModel::run_bytes(self, &i, &mut o)",
+                ins.join(", "),
+                outs.join(", ")
+            )
+        } else {
+            format!(
+                "        run_in(self.arena.borrow_mut(), {})",
+                args.join(", ")
+            )
+        },
+        run_bytes_tail = if nnapi.is_some() {
+            "        let arena = &mut self.arena.borrow_mut().0;\n        self.accel.run(&mut Steps, inputs, outputs, arena)".to_string()
+        } else {
+            format!("        let i: [*const u8; {ni}] = core::array::from_fn(|n| inputs[n].as_ptr());\n        let o: [*mut u8; {no}] = core::array::from_fn(|n| outputs[n].as_mut_ptr());\n        // SAFETY: `check_buffers` checked every buffer's size and alignment; `inputs`, `outputs`\n        // and the arena are distinct borrows, so they do not overlap.\n        unsafe {{ run_raw(self.arena.borrow_mut().0.as_mut_ptr(), i, o{}) }}", if opts.trace { ", &mut |_, _, _| {}" } else { "" })
+        },
+        steps_impl = if nnapi.is_some() {
+            format!(
+                r#"
+/// The CPU code step by step, for the NNAPI accelerator's CPU segments and fallback.
+struct Steps;
+
+impl mvcc_runtime::nnapi::CpuSteps for Steps {{
+    fn step_count(&self) -> usize {{
+        {steps}
+    }}
+
+    fn run_steps(
+        &mut self,
+        steps: core::ops::Range<usize>,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+        arena: &mut [u8],
+    ) -> Result<(), mvcc_runtime::RunError> {{
+        mvcc_runtime::model::check_buffers(inputs, outputs, &INPUTS, &OUTPUTS)?;
+        if arena.len() != ARENA_BYTES || arena.as_ptr() as usize % 64 != 0 {{
+            return Err(mvcc_runtime::RunError::Arena {{ expected: ARENA_BYTES, got: arena.len() }});
+        }}
+        let i: [*const u8; {ni}] = core::array::from_fn(|n| inputs[n].as_ptr());
+        let o: [*mut u8; {no}] = core::array::from_fn(|n| outputs[n].as_mut_ptr());
+        // SAFETY: every buffer's size and alignment were checked above; `inputs`, `outputs` and
+        // the arena are distinct borrows, so they do not overlap.
+        unsafe {{ run_raw(arena.as_mut_ptr(), i, o{nohook}, steps) }}
+    }}
+}}
+"#,
+                steps = p.steps.len(),
+                nohook = if opts.trace {
+                    ", &mut |_, _, _| {}"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            String::new()
         },
     );
     if opts.trace {
@@ -565,9 +723,14 @@ pub fn run_traced(
     let i: [*const u8; {ni}] = core::array::from_fn(|n| inputs[n].as_ptr());
     let o: [*mut u8; {no}] = core::array::from_fn(|n| outputs[n].as_mut_ptr());
     // SAFETY: as in `run_bytes`.
-    unsafe {{ run_raw(arena.0.as_mut_ptr(), i, o, hook) }}
+    unsafe {{ run_raw(arena.0.as_mut_ptr(), i, o, hook{all}) }}
 }}
-"#
+"#,
+            all = if nnapi.is_some() {
+                format!(", 0..{}", p.steps.len())
+            } else {
+                String::new()
+            }
         );
     }
     let weights_expr = match &opts.weights {
@@ -593,14 +756,12 @@ pub fn run_traced(
 unsafe fn run_raw(
     a: *mut u8,
     i: [*const u8; {ni}],
-    o: [*mut u8; {no}]{hook_param}
+    o: [*mut u8; {no}]{hook_param}{steps_param}
 ) -> Result<(), mvcc_runtime::RunError> {{
     use mvcc_runtime::kernels as k;
     use mvcc_runtime::mem::{{view, view_mut, Aligned}};
     use mvcc_runtime::RunError;
-
-    static WEIGHTS: Aligned<[u8; {wlen}]> = Aligned({weights_expr});
-{statics}
+{weights_static}{statics}
     let w: *const u8 = WEIGHTS.0.as_ptr();
 
     // SAFETY: every view below is a region the compiler checked: inside its buffer, aligned for
@@ -611,12 +772,33 @@ unsafe fn run_raw(
     Ok(())
 }}
 "#,
+        steps_param = if nnapi.is_some() {
+            "\n    s: core::ops::Range<usize>,"
+        } else {
+            ""
+        },
+        weights_static = if nnapi.is_some() {
+            String::new()
+        } else {
+            format!("\n    static WEIGHTS: Aligned<[u8; {wlen}]> = Aligned({weights_expr});\n")
+        },
         statics = if statics.is_empty() {
             String::new()
         } else {
             format!("\n    // Every step's parameters.\n{statics}")
         }
     );
+    if let Some(part) = nnapi {
+        let blob = crate::nnapi::encode::encode(part);
+        let _ = write!(
+            c,
+            "\n/// The constant data: weights of the CPU code and constants of the NNAPI models.\nstatic WEIGHTS: mvcc_runtime::mem::Aligned<[u8; {wlen}]> = mvcc_runtime::mem::Aligned({weights_expr});\n\n/// The NNAPI partition (API level {}, {} segments), as `mvcc_runtime::nnapi` reads it.\nstatic NNAPI_PARTITION: mvcc_runtime::mem::Aligned<[u8; {}]> = mvcc_runtime::mem::Aligned(*{});\n",
+            part.api_level,
+            part.segments.len(),
+            blob.len(),
+            byte_string(&blob)
+        );
+    }
     Ok(Generated {
         code: c,
         weights: p.weights.bytes.clone(),
