@@ -70,11 +70,13 @@ fn relu_q_params(cx: &InferCx<'_>, b: Bounds) -> Result<ReluQParams> {
     let (si, zi) = cx.per_tensor_quant(input)?;
     let (so, zo) = cx.per_tensor_quant(out)?;
     let (qmin, qmax) = qrange(out.dtype);
-    let min = qmin.max(zo + (b.min / so).round() as i32);
+    // Saturating: a hostile model's tiny output scale must not overflow (TFLite's int32 sum
+    // is the same whenever it does not).
+    let min = qmin.max(zo.saturating_add((b.min / so).round() as i32));
     let max = if b.max == f32::INFINITY {
         qmax
     } else {
-        qmax.min(zo + (b.max / so).round() as i32)
+        qmax.min(zo.saturating_add((b.max / so).round() as i32))
     };
     Ok(ReluQParams {
         input_zero_point: zi,

@@ -77,7 +77,9 @@ impl ConcatRescale {
 
     #[inline]
     fn apply(&self, q: u8) -> u8 {
-        let v = libm::roundf(f32::from(q) * self.scale + self.bias) as i32 + self.output_zero_point;
+        // Saturating: a huge scale ratio must not overflow (same result whenever it does not).
+        let v = (libm::roundf(f32::from(q) * self.scale + self.bias) as i32)
+            .saturating_add(self.output_zero_point);
         v.clamp(0, 255) as u8
     }
 }
