@@ -24,6 +24,13 @@
  *   fail_compute    executions fail with ANEURALNETWORKS_OP_FAILED (from compute, or from
  *                   Event_wait after startCompute) after scribbling 0xEE over the outputs.
  *   reference_only  the only device is "nnapi-reference" (CPU).
+ *   unsupported_op  ANeuralNetworksModel_getSupportedOperationsForDevices reports operation 0 of
+ *                   every model unsupported (the others supported).
+ *   npu_level_29    "fake-npu" has feature level 29 (the runtime's stays FAKE_API).
+ *
+ * From API 29 the fake also has ANeuralNetworksModel_getSupportedOperationsForDevices and
+ * ANeuralNetworksCompilation_createForDevices: both check that every device is one getDevice
+ * returned, that none is given twice and that the set is not empty, and log the devices' names.
  *
  * Single-threaded: the tests call it from one thread.
  */
@@ -141,7 +148,14 @@ static void broken(const char *fn, const char *fmt, ...) {
     say("ERROR %s: %s", fn, msg);
 }
 
-enum mode { MODE_OK, MODE_REFUSE_COMPILE, MODE_FAIL_COMPUTE, MODE_REFERENCE_ONLY };
+enum mode {
+    MODE_OK,
+    MODE_REFUSE_COMPILE,
+    MODE_FAIL_COMPUTE,
+    MODE_REFERENCE_ONLY,
+    MODE_UNSUPPORTED_OP,
+    MODE_NPU_LEVEL_29,
+};
 
 static enum mode mode(void) {
     static int parsed = -1;
@@ -156,6 +170,10 @@ static enum mode mode(void) {
             parsed = MODE_FAIL_COMPUTE;
         } else if (strcmp(m, "reference_only") == 0) {
             parsed = MODE_REFERENCE_ONLY;
+        } else if (strcmp(m, "unsupported_op") == 0) {
+            parsed = MODE_UNSUPPORTED_OP;
+        } else if (strcmp(m, "npu_level_29") == 0) {
+            parsed = MODE_NPU_LEVEL_29;
         } else {
             broken("FAKE_NNAPI_MODE", "unknown mode %s", m);
         }
@@ -358,6 +376,7 @@ static struct ANeuralNetworksDevice *device_list(uint32_t *n) {
         *n = 1;
         return devices_reference;
     }
+    if (mode() == MODE_NPU_LEVEL_29) devices_normal[0].level = 29;
     *n = 2;
     return devices_normal;
 }
@@ -917,11 +936,13 @@ EXPORT int ANeuralNetworksModel_finish(ANeuralNetworksModel *model) {
 
 /* ---- Compilation ------------------------------------------------------------------------- */
 
-EXPORT int ANeuralNetworksCompilation_create(ANeuralNetworksModel *model,
-                                             ANeuralNetworksCompilation **compilation) {
-    const char *fn = "Compilation_create";
-    int code = NO_ERROR;
-    if (!model || !compilation) {
+/* Creates a compilation of `model`; `devices` is the log's device list ("" for all). */
+static int new_compilation(const char *fn, ANeuralNetworksModel *model,
+                           ANeuralNetworksCompilation **compilation, int code,
+                           const char *devices) {
+    if (code != NO_ERROR) {
+        /* The device set was refused. */
+    } else if (!model || !compilation) {
         broken(fn, "NULL argument");
         code = UNEXPECTED_NULL;
     } else if (!is_live(model, K_MODEL)) {
@@ -933,22 +954,109 @@ EXPORT int ANeuralNetworksCompilation_create(ANeuralNetworksModel *model,
     }
     if (compilation) *compilation = NULL;
     if (code != NO_ERROR) {
-        say("%s -> %d", fn, code);
+        say("%s%s -> %d", fn, devices, code);
         return code;
     }
     ANeuralNetworksCompilation *c = calloc(1, sizeof *c);
     if (!c || !track(c, K_COMPILATION)) {
         free(c);
-        say("%s -> %d", fn, OUT_OF_MEMORY);
+        say("%s%s -> %d", fn, devices, OUT_OF_MEMORY);
         return OUT_OF_MEMORY;
     }
     c->id = ++next_id;
     c->model = model;
     model->compilations++;
     *compilation = c;
-    say("%s model#%u -> 0 compilation#%u", fn, model->id, c->id);
+    say("%s model#%u%s -> 0 compilation#%u", fn, model->id, devices, c->id);
     return NO_ERROR;
 }
+
+EXPORT int ANeuralNetworksCompilation_create(ANeuralNetworksModel *model,
+                                             ANeuralNetworksCompilation **compilation) {
+    return new_compilation("Compilation_create", model, compilation, NO_ERROR, "");
+}
+
+#if FAKE_API >= 29
+/* Checks a device set (each from getDevice, none twice, not empty); writes " devices=[a,b]"
+ * into `buf` (what was read so far on an error). */
+static int check_devices(const char *fn, const ANeuralNetworksDevice *const *devices,
+                         uint32_t n, char *buf, size_t size) {
+    size_t at = (size_t)snprintf(buf, size, " devices=[");
+    if (!devices) {
+        broken(fn, "NULL devices");
+        snprintf(buf, size, " devices=NULL");
+        return UNEXPECTED_NULL;
+    }
+    if (n == 0) {
+        broken(fn, "no device");
+        snprintf(buf, size, " devices=[]");
+        return BAD_DATA;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (!known_device(devices[i])) {
+            broken(fn, "device %u is not one getDevice returned: %p", i, (const void *)devices[i]);
+            return BAD_DATA;
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (devices[j] == devices[i]) {
+                broken(fn, "device %s given twice", devices[i]->name);
+                return BAD_DATA;
+            }
+        }
+        if (at < size) {
+            at += (size_t)snprintf(buf + at, size - at, i ? ",%s" : "%s", devices[i]->name);
+        }
+    }
+    if (at < size) snprintf(buf + at, size - at, "]");
+    return NO_ERROR;
+}
+
+EXPORT int ANeuralNetworksModel_getSupportedOperationsForDevices(
+    const ANeuralNetworksModel *model, const ANeuralNetworksDevice *const *devices,
+    uint32_t numDevices, bool *supportedOps) {
+    const char *fn = "Model_getSupportedOperationsForDevices";
+    char names[256];
+    int code = check_devices(fn, devices, numDevices, names, sizeof names);
+    if (code != NO_ERROR) {
+        /* Refused above. */
+    } else if (!model || !supportedOps) {
+        broken(fn, "NULL argument");
+        code = UNEXPECTED_NULL;
+    } else if (!is_live(model, K_MODEL)) {
+        broken(fn, "not a live model: %p", (const void *)model);
+        code = BAD_DATA;
+    } else if (!model->finished) {
+        broken(fn, "model#%u is not finished", model->id);
+        code = BAD_STATE;
+    }
+    if (code != NO_ERROR) {
+        say("%s%s -> %d", fn, names, code);
+        return code;
+    }
+    char flags[512];
+    size_t at = (size_t)snprintf(flags, sizeof flags, "[");
+    for (uint32_t i = 0; i < model->n_operations; i++) {
+        supportedOps[i] = !(mode() == MODE_UNSUPPORTED_OP && i == 0);
+        if (at < sizeof flags) {
+            at += (size_t)snprintf(flags + at, sizeof flags - at, i ? ",%d" : "%d",
+                                   supportedOps[i]);
+        }
+    }
+    if (at < sizeof flags) snprintf(flags + at, sizeof flags - at, "]");
+    say("%s model#%u%s -> 0 supported=%s", fn, model->id, names, flags);
+    return NO_ERROR;
+}
+
+EXPORT int ANeuralNetworksCompilation_createForDevices(ANeuralNetworksModel *model,
+                                                       const ANeuralNetworksDevice *const *devices,
+                                                       uint32_t numDevices,
+                                                       ANeuralNetworksCompilation **compilation) {
+    const char *fn = "Compilation_createForDevices";
+    char names[256];
+    int code = check_devices(fn, devices, numDevices, names, sizeof names);
+    return new_compilation(fn, model, compilation, code, names);
+}
+#endif
 
 EXPORT void ANeuralNetworksCompilation_free(ANeuralNetworksCompilation *compilation) {
     const char *fn = "Compilation_free";

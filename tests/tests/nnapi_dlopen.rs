@@ -182,6 +182,16 @@ fn case(name: &str, api: u32) -> Case {
 }
 
 impl Case {
+    /// The index of the only NNAPI segment in the partition.
+    fn segment_index(&self) -> usize {
+        self.compiled
+            .partition
+            .segments
+            .iter()
+            .position(|s| matches!(s.kind, SegmentKind::Nnapi { .. }))
+            .expect("an NNAPI segment")
+    }
+
     /// The only NNAPI segment: its description and its input and output places.
     fn segment(&self) -> (&Description, &[Place], &[Place]) {
         let mut nnapi = self
@@ -211,8 +221,9 @@ impl Case {
         }
     }
 
-    /// The calls that build and compile the segment's model, handles numbered from `first`.
-    fn build_log(&self, first: u32) -> Vec<String> {
+    /// The calls that build and compile the segment's model, handles numbered from `first`;
+    /// `for_devices`: checked and compiled for `fake-npu` alone (API 29 and later).
+    fn build_log(&self, first: u32, for_devices: bool) -> Vec<String> {
         let (desc, _, _) = self.segment();
         let weights = &self.compiled.program.weights.bytes;
         let (m, c) = (first, first + 1);
@@ -281,7 +292,18 @@ impl Case {
             desc.operands.len(),
             desc.operations.len()
         ));
-        v.push(format!("Compilation_create model#{m} -> 0 compilation#{c}"));
+        if for_devices {
+            let ones = vec!["1"; desc.operations.len()].join(",");
+            v.push(format!(
+                "Model_getSupportedOperationsForDevices model#{m} devices=[fake-npu] -> 0 \
+                 supported=[{ones}]"
+            ));
+            v.push(format!(
+                "Compilation_createForDevices model#{m} devices=[fake-npu] -> 0 compilation#{c}"
+            ));
+        } else {
+            v.push(format!("Compilation_create model#{m} -> 0 compilation#{c}"));
+        }
         v.push(format!("Compilation_setPreference compilation#{c} 1 -> 0"));
         v.push(format!("Compilation_finish compilation#{c} -> 0"));
         v
@@ -349,27 +371,33 @@ fn place_len(p: Place) -> usize {
     }
 }
 
-/// The device queries of an API-29+ library in `ok` mode (`runtime`: the API-31 runtime level).
-fn device_log(reference_level: u32, runtime: bool) -> Vec<String> {
+/// The device queries of an API-29+ library (`fake-npu` at `npu_level`; the runtime's own level is
+/// never asked: the accelerator's decides).
+fn device_log(npu_level: u32, reference_level: u32) -> Vec<String> {
     let mut v: Vec<String> = [
         "getDeviceCount -> 0 count=2",
         "getDevice 0 -> 0 fake-npu",
         "Device_getName fake-npu -> 0",
         "Device_getType fake-npu -> 0 type=4",
-        "Device_getFeatureLevel fake-npu -> 0 level=30",
-        "getDevice 1 -> 0 nnapi-reference",
-        "Device_getName nnapi-reference -> 0",
-        "Device_getType nnapi-reference -> 0 type=2",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     v.push(format!(
+        "Device_getFeatureLevel fake-npu -> 0 level={npu_level}"
+    ));
+    v.extend(
+        [
+            "getDevice 1 -> 0 nnapi-reference",
+            "Device_getName nnapi-reference -> 0",
+            "Device_getType nnapi-reference -> 0 type=2",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    v.push(format!(
         "Device_getFeatureLevel nnapi-reference -> 0 level={reference_level}"
     ));
-    if runtime {
-        v.push("getRuntimeFeatureLevel -> 31".into());
-    }
     v
 }
 
@@ -584,10 +612,30 @@ fn child_fake_refuses_bad_calls() {
         };
         assert_eq!(id(&[1], &[2]), sys::BAD_DATA);
         assert_eq!(id(&[0], &[2]), sys::NO_ERROR);
+        // 16. The supported operations of an unfinished model.
+        let supported = f.model_get_supported_operations_for_devices.unwrap();
+        let for_devices = f.compilation_create_for_devices.unwrap();
+        let mut npu = std::ptr::null_mut();
+        assert_eq!((f.get_device.unwrap())(0, &mut npu), sys::NO_ERROR);
+        let npu = npu.cast_const();
+        let mut flags = [false; 4];
+        assert_eq!(supported(m, &npu, 1, flags.as_mut_ptr()), sys::BAD_STATE);
         assert_eq!((f.model_finish)(m), sys::NO_ERROR);
+        assert_eq!(supported(m, &npu, 1, flags.as_mut_ptr()), sys::NO_ERROR);
+        assert_eq!(flags, [true, false, false, false]);
+        // 17. A pointer that is not a device.
+        let fake = 0x40usize as *const sys::ANeuralNetworksDevice;
+        assert_eq!(supported(m, &fake, 1, flags.as_mut_ptr()), sys::BAD_DATA);
+        // 18. The same device twice; 19. no device.
+        let mut c = std::ptr::null_mut();
+        assert_eq!(
+            for_devices(m, [npu, npu].as_ptr(), 2, &mut c),
+            sys::BAD_DATA
+        );
+        assert_eq!(for_devices(m, [npu].as_ptr(), 0, &mut c), sys::BAD_DATA);
+        assert!(c.is_null());
         // 10. Changing a finished model.
         assert_eq!((f.model_add_operand)(m, &t), sys::BAD_STATE);
-        let mut c = std::ptr::null_mut();
         assert_eq!((f.compilation_create)(m, &mut c), sys::NO_ERROR);
         // 11. An execution of an unfinished compilation.
         let mut e = std::ptr::null_mut();
@@ -639,6 +687,13 @@ fn child() {
         }),
         "conv_fail_compute" => child_conv_fail_compute(),
         "conv_reference_only" => child_conv_unavailable(Unavailable::OnlyCpuReference),
+        "conv_unsupported" => child_conv_unavailable(Unavailable::Unsupported {
+            segment: self::case("conv_i8", 30).segment_index(),
+            operation: 0,
+        }),
+        "conv_npu_level_29" => {
+            child_conv_unavailable(Unavailable::FeatureLevel { have: 29, need: 30 })
+        }
         "conv_missing_symbol" => {
             child_conv_unavailable(Unavailable::MissingSymbol("ANeuralNetworksEvent_free"))
         }
@@ -659,8 +714,8 @@ fn nnapi_results_are_used_through_an_api_31_library() {
         return;
     };
     let c = case("conv_i8", 30);
-    let mut want = device_log(31, true);
-    want.extend(c.build_log(1));
+    let mut want = device_log(30, 31);
+    want.extend(c.build_log(1, true));
     for e in [3, 4] {
         want.extend(c.execution_log(2, e));
         want.push(format!(
@@ -681,8 +736,8 @@ fn an_api_30_library_gives_its_level_through_the_devices() {
         return;
     };
     let c = case("conv_i8", 30);
-    let mut want = device_log(30, false);
-    want.extend(c.build_log(1));
+    let mut want = device_log(30, 30);
+    want.extend(c.build_log(1, true));
     for e in [3, 4] {
         want.extend(c.execution_log(2, e));
         want.push(format!(
@@ -706,8 +761,8 @@ fn a_refused_compilation_leaves_the_model_on_the_cpu() {
         return;
     };
     let c = case("conv_i8", 30);
-    let mut want = device_log(31, true);
-    let mut build = c.build_log(1);
+    let mut want = device_log(30, 31);
+    let mut build = c.build_log(1, true);
     build.pop();
     want.extend(build);
     want.push("Compilation_finish compilation#2 -> 5".into());
@@ -723,8 +778,8 @@ fn a_failed_execution_falls_back_to_the_cpu_and_frees_nnapi() {
         return;
     };
     let c = case("conv_i8", 30);
-    let mut want = device_log(31, true);
-    want.extend(c.build_log(1));
+    let mut want = device_log(30, 31);
+    want.extend(c.build_log(1, true));
     want.extend(c.execution_log(2, 3));
     want.push(format!(
         "Execution_compute execution#3 in=[{}] -> 5",
@@ -758,6 +813,40 @@ fn only_the_reference_device_is_not_used() {
 }
 
 #[test]
+fn an_operation_the_accelerator_does_not_support_leaves_the_model_on_the_cpu() {
+    let Some(log) = run_child("conv_unsupported", Lib::Api31, "unsupported_op") else {
+        return;
+    };
+    let c = case("conv_i8", 30);
+    let mut want = device_log(30, 31);
+    let mut build = c.build_log(1, true);
+    // Nothing is compiled: the model goes right after the support query.
+    build.truncate(build.len() - 4);
+    want.extend(build);
+    let (desc, _, _) = c.segment();
+    let mut flags = vec!["1"; desc.operations.len()];
+    flags[0] = "0";
+    want.push(format!(
+        "Model_getSupportedOperationsForDevices model#1 devices=[fake-npu] -> 0 supported=[{}]",
+        flags.join(",")
+    ));
+    want.push("Model_free model#1".into());
+    want.push(exit_line(1));
+    assert_log(&log, &want);
+}
+
+#[test]
+fn an_accelerator_below_the_model_level_is_not_used_whatever_the_runtime_level() {
+    let Some(log) = run_child("conv_npu_level_29", Lib::Api31, "npu_level_29") else {
+        return;
+    };
+    // fake-npu is at 29, the runtime (and its reference device) at 31; conv_i8 needs 30.
+    let mut want = device_log(29, 31);
+    want.push(exit_line(0));
+    assert_log(&log, &want);
+}
+
+#[test]
 fn a_library_without_an_api_27_function_is_not_used() {
     let Some(log) = run_child("conv_missing_symbol", Lib::NoEventFree, "ok") else {
         return;
@@ -781,7 +870,7 @@ fn an_api_27_library_runs_through_start_compute_and_events() {
     };
     // conv_i8 needs API 30 and makes no call; fc_u8 is built, run twice and freed.
     let c = case("fc_u8", 27);
-    let mut want = c.build_log(1);
+    let mut want = c.build_log(1, false);
     for (e, ev) in [(3, 4), (5, 6)] {
         want.extend(c.execution_log(2, e));
         want.push(format!(
@@ -804,7 +893,7 @@ fn an_api_27_execution_failing_at_its_event_falls_back() {
         return;
     };
     let c = case("fc_u8", 27);
-    let mut want = c.build_log(1);
+    let mut want = c.build_log(1, false);
     want.extend(c.execution_log(2, 3));
     want.push(format!(
         "Execution_startCompute execution#3 in=[{}] -> 0 event#4",
@@ -825,10 +914,10 @@ fn the_fake_refuses_broken_calls() {
         return;
     };
     let errors: Vec<&String> = log.iter().filter(|l| l.starts_with("ERROR")).collect();
-    assert_eq!(errors.len(), 16, "{}", log.join("\n"));
+    assert_eq!(errors.len(), 20, "{}", log.join("\n"));
     assert_eq!(
         log.last().map(String::as_str),
-        Some("exit live=0 created=5 errors=16"),
+        Some("exit live=0 created=5 errors=20"),
         "{}",
         log.join("\n")
     );

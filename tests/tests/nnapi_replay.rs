@@ -69,7 +69,6 @@ fn conv_only_replays_every_call_with_its_arguments_and_frees_everything() {
         "getDeviceCount",
         "getDevice(0)",
         "getDevice(1)",
-        "getRuntimeFeatureLevel",
         "Model_create -> model1",
         "Model_addOperand(model1, type=3 dims=[1, 8, 8, 3] scale=0 zp=0)",
         "Model_addOperand(model1, type=3 dims=[4, 3, 3, 3] scale=0 zp=0)",
@@ -91,7 +90,9 @@ fn conv_only_replays_every_call_with_its_arguments_and_frees_everything() {
         "Model_addOperation(model1, 3, [0, 1, 2, 3, 4, 5, 6], [7])",
         "Model_identifyInputsAndOutputs(model1, [0], [7])",
         "Model_finish(model1)",
-        "Compilation_create(model1) -> compilation2",
+        // Checked and compiled for the accelerator only, never the reference device.
+        "Model_getSupportedOperationsForDevices(model1, [\"vendor-npu\"]) -> 0 [true]",
+        "Compilation_createForDevices(model1, [\"vendor-npu\"]) -> compilation2",
         "Compilation_setPreference(compilation2, 1)",
         "Compilation_finish(compilation2)",
     ]));
@@ -185,7 +186,8 @@ fn cpu_and_nnapi_segments_run_in_order_at_their_places() {
             "Model_addOperation(model1, 0, [0, 1, 2], [4])".into(),
             "Model_identifyInputsAndOutputs(model1, [0], [4])".into(),
             "Model_finish(model1)".into(),
-            "Compilation_create(model1) -> compilation2".into(),
+            "Model_getSupportedOperationsForDevices(model1, [\"vendor-npu\"]) -> 0 [true]".into(),
+            "Compilation_createForDevices(model1, [\"vendor-npu\"]) -> compilation2".into(),
             "Compilation_setPreference(compilation2, 1)".into(),
             "Compilation_finish(compilation2)".into(),
         ]
@@ -312,11 +314,11 @@ fn preference_and_per_segment_cache_tokens() {
     assert_eq!(
         log,
         [
-            "Compilation_create(model1) -> compilation2".to_string(),
+            "Compilation_createForDevices(model1, [\"vendor-npu\"]) -> compilation2".to_string(),
             "Compilation_setPreference(compilation2, 2)".into(),
             format!("Compilation_setCaching(compilation2, /data/cache, ab{zeros}10000000)"),
             "Compilation_finish(compilation2)".into(),
-            "Compilation_create(model3) -> compilation4".into(),
+            "Compilation_createForDevices(model3, [\"vendor-npu\"]) -> compilation4".into(),
             "Compilation_setPreference(compilation4, 2)".into(),
             // Segment 2: its index XORed into the last four bytes.
             format!("Compilation_setCaching(compilation4, /data/cache, ab{zeros}12000000)"),
@@ -512,20 +514,53 @@ fn a_per_channel_model_needs_the_api_29_function() {
 
 #[test]
 fn a_low_feature_level_falls_back() {
-    // API 31: the runtime's level.
-    reset(30);
-    with(|s| s.runtime_level = 29);
+    // API 29 and later: the highest level of the devices compiled for, not the runtime's nor the
+    // reference device's.
+    reset(31);
+    with(|s| s.devices[0].2 = 29);
     let c = case(&per_channel());
-    let (_, why) = prepare(fns(), &c, NnapiOptions::default());
+    let (acc, why) = prepare(fns(), &c, NnapiOptions::default());
     assert_eq!(why, Some(Unavailable::FeatureLevel { have: 29, need: 30 }));
-    // API 29/30: the devices' highest level (here 29 for both).
-    reset(29);
+    assert_eq!(acc.active(), ActiveTarget::Cpu);
+    let log = take_log();
+    assert!(!log.iter().any(|l| l.starts_with("getRuntime")), "{log:?}");
+    assert!(calls(&log).is_empty(), "nothing built: {log:?}");
     let (_, why) = prepare(fns_29(), &c, NnapiOptions::default());
     assert_eq!(why, Some(Unavailable::FeatureLevel { have: 29, need: 30 }));
-    // API 30 devices are enough.
-    reset(30);
-    let (acc, why) = prepare(fns_29(), &c, NnapiOptions::default());
+    // A second accelerator at level 30 is enough; both are compiled for.
+    with(|s| {
+        s.devices
+            .push((CString::new("vendor-gpu").unwrap(), sys::DEVICE_GPU, 30))
+    });
+    take_log();
+    let (acc, why) = prepare(fns(), &c, NnapiOptions::default());
     assert_eq!(why, None);
+    assert!(take_log().contains(
+        &"Compilation_createForDevices(model1, [\"vendor-npu\", \"vendor-gpu\"]) -> compilation2"
+            .to_string()
+    ));
+    drop(acc);
+    // Without createForDevices: the runtime's level (API 31) ...
+    reset(30);
+    with(|s| s.runtime_level = 29);
+    let no_for_devices = Fns {
+        compilation_create_for_devices: None,
+        ..fns()
+    };
+    let (_, why) = prepare(no_for_devices, &c, NnapiOptions::default());
+    assert_eq!(why, Some(Unavailable::FeatureLevel { have: 29, need: 30 }));
+    // ... or the devices' highest (API 29/30, here 29 for both).
+    reset(29);
+    let f = Fns {
+        get_runtime_feature_level: None,
+        ..no_for_devices
+    };
+    let (_, why) = prepare(f, &c, NnapiOptions::default());
+    assert_eq!(why, Some(Unavailable::FeatureLevel { have: 29, need: 30 }));
+    reset(30);
+    let (acc, why) = prepare(f, &c, NnapiOptions::default());
+    assert_eq!(why, None);
+    assert!(take_log().contains(&"Compilation_create(model1) -> compilation2".to_string()));
     drop(acc);
     // API 27: no device functions, level 27.
     reset(0);
@@ -652,7 +687,47 @@ fn a_refused_call_frees_what_was_built() {
         1,
     );
     assert_eq!(log.last().unwrap(), "Model_free(model1)");
-    let log = refused(&conv_only(), "ANeuralNetworksCompilation_create", 1);
+    let log = refused(
+        &conv_only(),
+        "ANeuralNetworksCompilation_createForDevices",
+        1,
+    );
+    assert_eq!(
+        log[log.len() - 2..],
+        [
+            "Compilation_createForDevices(model1, [\"vendor-npu\"]) -> error 4",
+            "Model_free(model1)"
+        ]
+    );
+    let log = refused(
+        &conv_only(),
+        "ANeuralNetworksModel_getSupportedOperationsForDevices",
+        1,
+    );
+    assert_eq!(
+        log[log.len() - 2..],
+        [
+            "Model_getSupportedOperationsForDevices(model1, [\"vendor-npu\"]) -> 4 [true]",
+            "Model_free(model1)"
+        ]
+    );
+    // Without createForDevices, ANeuralNetworksCompilation_create.
+    reset(31);
+    let c = case(&conv_only());
+    fail("ANeuralNetworksCompilation_create", 1, sys::BAD_DATA);
+    let f = Fns {
+        compilation_create_for_devices: None,
+        ..fns()
+    };
+    let (_, why) = prepare(f, &c, NnapiOptions::default());
+    assert_eq!(
+        why,
+        Some(Unavailable::Refused {
+            call: "ANeuralNetworksCompilation_create",
+            code: sys::BAD_DATA
+        })
+    );
+    let log = calls(&take_log());
     assert_eq!(
         log[log.len() - 2..],
         [
@@ -660,6 +735,8 @@ fn a_refused_call_frees_what_was_built() {
             "Model_free(model1)"
         ]
     );
+    assert!(!log.iter().any(|l| l.contains("ForDevices")), "{log:?}");
+    assert!(live().is_empty());
     for name in [
         "ANeuralNetworksCompilation_setPreference",
         "ANeuralNetworksCompilation_finish",
@@ -671,18 +748,35 @@ fn a_refused_call_frees_what_was_built() {
             "{name}"
         );
     }
-    // The second NNAPI segment fails: the first one's objects go too.
-    let log = refused(&two_nnapi(), "ANeuralNetworksCompilation_finish", 2);
+    // The second NNAPI segment's model is refused: the first one's objects go too.
+    let log = refused(&two_nnapi(), "ANeuralNetworksModel_finish", 2);
     assert_eq!(
-        log[log.len() - 5..],
+        log[log.len() - 4..],
         [
-            "Compilation_finish(compilation4)",
-            "Compilation_free(compilation4)",
+            "Model_finish(model3)",
             "Model_free(model3)",
             "Compilation_free(compilation2)",
             "Model_free(model1)",
         ]
     );
+    // Every NNAPI segment's compilation refused: NNAPI is not used, the first reason is kept.
+    reset(31);
+    let c = case(&two_nnapi());
+    fail("ANeuralNetworksCompilation_finish", 1, sys::BAD_DATA);
+    fail(
+        "ANeuralNetworksCompilation_setPreference",
+        2,
+        sys::OP_FAILED,
+    );
+    let (acc, why) = prepare(fns(), &c, NnapiOptions::default());
+    let first = Unavailable::Refused {
+        call: "ANeuralNetworksCompilation_finish",
+        code: sys::BAD_DATA,
+    };
+    assert_eq!((why, acc.reason()), (Some(first), Some(&first)));
+    assert_eq!(acc.active(), ActiveTarget::Cpu);
+    assert!(live().is_empty(), "leaked {:?}", live());
+    take_log();
     assert_eq!(
         Unavailable::Refused {
             call: "ANeuralNetworksModel_finish",
@@ -691,6 +785,145 @@ fn a_refused_call_frees_what_was_built() {
         .to_string(),
         "NNAPI refused the model: ANeuralNetworksModel_finish returned 4 (BAD_DATA)"
     );
+}
+
+#[test]
+fn an_unsupported_or_uncompiled_segment_runs_on_the_cpu_and_the_others_stay_on_nnapi() {
+    // The second NNAPI segment (index 2) has an unsupported operation: it is not compiled, its
+    // model is freed at once, and the first segment stays on NNAPI.
+    reset(31);
+    let c = case(&two_nnapi());
+    unsupported(2, 0);
+    let (mut acc, why) = prepare(fns(), &c, NnapiOptions::default());
+    let expected = Unavailable::Unsupported {
+        segment: 2,
+        operation: 0,
+    };
+    assert_eq!(why, None, "NNAPI is used");
+    assert_eq!(acc.active(), ActiveTarget::Nnapi);
+    assert_eq!(acc.reason(), Some(&expected));
+    assert_eq!(live(), ["model1", "compilation2"]);
+    let log = calls(&take_log());
+    assert!(!log.iter().any(|l| l.contains("DOUBLE")), "{log:#?}");
+    assert_eq!(
+        log[log.len() - 2..],
+        [
+            "Model_getSupportedOperationsForDevices(model3, [\"vendor-npu\"]) -> 0 [false]",
+            "Model_free(model3)",
+        ]
+    );
+    assert!(!log.iter().any(|l| l.contains("compilation4")), "{log:#?}");
+    assert_eq!(
+        expected.to_string(),
+        "NNAPI unavailable: no accelerator supports operation 0 of NNAPI segment 2"
+    );
+    let mut arena = vec![0u8; 520];
+    region("arena", &arena);
+    let mut cpu = Cpu {
+        steps: 3,
+        ..Cpu::default()
+    };
+    for _ in 0..2 {
+        acc.run(&mut cpu, &[], &mut [], &mut arena).unwrap();
+        let log = take_log();
+        assert!(
+            log[0].starts_with("Execution_create(compilation2)"),
+            "{log:#?}"
+        );
+        assert_eq!(log[log.len() - 2..], ["cpu 1..2", "cpu 2..3"], "{log:#?}");
+    }
+    assert_eq!(cpu.ran, [(1, 2), (2, 3), (1, 2), (2, 3)]);
+    assert_eq!(acc.reason(), Some(&expected));
+    drop(acc);
+    assert_eq!(
+        take_log(),
+        ["Compilation_free(compilation2)", "Model_free(model1)"]
+    );
+
+    // The first segment's compilation is refused: it runs on the CPU, the second on NNAPI.
+    reset(31);
+    let c = case(&two_nnapi());
+    region("arena", &arena);
+    fail(
+        "ANeuralNetworksCompilation_createForDevices",
+        1,
+        sys::BAD_DATA,
+    );
+    let (mut acc, why) = prepare(fns(), &c, NnapiOptions::default());
+    assert_eq!(why, None);
+    assert_eq!(
+        acc.reason(),
+        Some(&Unavailable::Refused {
+            call: "ANeuralNetworksCompilation_createForDevices",
+            code: sys::BAD_DATA
+        })
+    );
+    let log = calls(&take_log());
+    let refused_at = log
+        .iter()
+        .position(|l| l.ends_with("-> error 4"))
+        .expect("refused");
+    assert_eq!(log[refused_at + 1], "Model_free(model1)");
+    assert_eq!(
+        log.last().unwrap(),
+        "Compilation_finish(compilation3)",
+        "{log:#?}"
+    );
+    assert_eq!(live(), ["model2", "compilation3"]);
+    let mut cpu = Cpu {
+        steps: 3,
+        ..Cpu::default()
+    };
+    acc.run(&mut cpu, &[], &mut [], &mut arena).unwrap();
+    let log = take_log();
+    assert_eq!(log[..2], ["cpu 0..1", "cpu 1..2"], "{log:#?}");
+    assert!(
+        log[2].starts_with("Execution_create(compilation3)"),
+        "{log:#?}"
+    );
+    // A failing execution of the NNAPI segment left still moves everything to the CPU.
+    fail("ANeuralNetworksExecution_compute", 2, sys::OP_FAILED);
+    acc.run(&mut cpu, &[], &mut [], &mut arena).unwrap();
+    assert_eq!(acc.active(), ActiveTarget::Cpu);
+    assert_eq!(
+        acc.reason(),
+        Some(&Unavailable::Refused {
+            call: "ANeuralNetworksExecution_compute",
+            code: sys::OP_FAILED
+        })
+    );
+    assert!(live().is_empty());
+    take_log();
+
+    // Every NNAPI segment unsupported: NNAPI is not used; the first segment's reason is kept.
+    reset(31);
+    unsupported(1, 0);
+    unsupported(2, 0);
+    let (acc, why) = prepare(fns(), &c, NnapiOptions::default());
+    let first = Unavailable::Unsupported {
+        segment: 0,
+        operation: 0,
+    };
+    assert_eq!((why, acc.reason()), (Some(first), Some(&first)));
+    assert_eq!(acc.active(), ActiveTarget::Cpu);
+    assert!(live().is_empty());
+    take_log();
+
+    // A model whose table has createForDevices but not the support query cannot use the
+    // devices: that is reported, nothing is built.
+    reset(31);
+    let f = Fns {
+        model_get_supported_operations_for_devices: None,
+        ..fns()
+    };
+    let (_, why) = prepare(f, &c, NnapiOptions::default());
+    assert_eq!(
+        why,
+        Some(Unavailable::MissingSymbol(
+            "ANeuralNetworksModel_getSupportedOperationsForDevices"
+        ))
+    );
+    assert!(calls(&take_log()).is_empty());
 }
 
 #[test]

@@ -19,9 +19,24 @@
 //! segment or refers to bytes outside the weights; `libneuralnetworks.so` or one of its API-27
 //! functions (or `setOperandSymmPerChannelQuantParams`, when a model needs it) is missing; on
 //! API 29 and later, no device is listed or the only one is the CPU reference implementation
-//! (`nnapi-reference`, type CPU), which is no faster than mvcc's code; the runtime's feature level
-//! is below the description's API level; or NNAPI refuses a call while building or compiling a
-//! model. Everything created until then is freed.
+//! (`nnapi-reference`, type CPU), which is no faster than mvcc's code; the feature level (see
+//! below) is below the description's API level; NNAPI refuses a call while building a model
+//! (`ANeuralNetworksModel_*`); or no NNAPI segment is left after the per-segment fallback below
+//! (the reason is then the first segment's). Everything created until then is freed.
+//!
+//! Per segment: an NNAPI segment one of whose operations the devices do not support
+//! ([`Unavailable::Unsupported`]), or whose compilation NNAPI refuses
+//! (`getSupportedOperationsForDevices`, `createForDevices` or `create`, `setPreference`,
+//! `setCaching`, `finish`), runs on the CPU — its model and compilation are freed at once — while
+//! the other NNAPI segments stay on NNAPI; [`Accelerator::reason`] keeps the first such reason
+//! and [`Accelerator::prepare`] returns none, since NNAPI is used.
+//!
+//! On API 29 and later (where the library has `ANeuralNetworksCompilation_createForDevices`),
+//! every NNAPI segment is compiled for the devices other than the CPU reference implementation
+//! only, like TFLite's NNAPI delegate with `disallow_nnapi_cpu`: each model is first checked with
+//! `ANeuralNetworksModel_getSupportedOperationsForDevices`, then compiled with `createForDevices`,
+//! so NNAPI never runs an operation on its own CPU implementation behind mvcc's back. Before
+//! API 29 the system's `ANeuralNetworksCompilation_create` decides, with its own CPU fallback.
 //!
 //! [`Accelerator::run`] falls back when an execution fails (or the description's places do not fit
 //! the buffers given): that segment's steps run on the CPU — exactly, since its inputs are still
@@ -30,10 +45,12 @@
 //!
 //! # Feature levels
 //!
-//! The runtime's level is `ANeuralNetworks_getRuntimeFeatureLevel()` where that exists (API 31);
-//! on API 29 and 30 it is the highest `ANeuralNetworksDevice_getFeatureLevel` of the devices (the
-//! reference device reports the runtime's own level), and at least 29; before API 29 it is 27.
-//! Before API 29 devices cannot be listed, so NNAPI is used as the system offers it.
+//! On API 29 and later, with `createForDevices`, the level compared with the description's API
+//! level is the highest `ANeuralNetworksDevice_getFeatureLevel` of the devices compiled for (an
+//! accelerator may lag behind the runtime; the runtime's own level is not asked). Otherwise it is
+//! the runtime's: `ANeuralNetworks_getRuntimeFeatureLevel()` where that exists, else the highest
+//! device level and at least 29 when devices can be listed, else 27. Before API 29 devices cannot
+//! be listed, so NNAPI is used as the system offers it.
 
 use core::fmt;
 use core::ops::Range;
@@ -87,9 +104,17 @@ pub enum Unavailable {
     NoDevice,
     /// The only NNAPI device is the CPU reference implementation.
     OnlyCpuReference,
-    /// The runtime's feature level is below what the model needs.
+    /// The devices NNAPI compiles for do not support an operation of an NNAPI segment.
+    Unsupported {
+        /// The segment.
+        segment: usize,
+        /// The operation's index in the segment's model.
+        operation: u32,
+    },
+    /// The feature level of the devices (or the runtime) is below what the model needs.
     FeatureLevel {
-        /// The runtime's (or devices') feature level.
+        /// The highest feature level of the devices compiled for (the runtime's before API 29,
+        /// or where `createForDevices` is missing).
         have: i64,
         /// The API level the description needs.
         need: u32,
@@ -165,6 +190,11 @@ impl fmt::Display for Unavailable {
             Unavailable::OnlyCpuReference => f.write_str(
                 "NNAPI unavailable: only the CPU reference implementation (nnapi-reference) \
                  is present",
+            ),
+            Unavailable::Unsupported { segment, operation } => write!(
+                f,
+                "NNAPI unavailable: no accelerator supports operation {operation} of NNAPI \
+                 segment {segment}"
             ),
             Unavailable::FeatureLevel { have, need } => write!(
                 f,
@@ -290,7 +320,9 @@ impl Accelerator {
     ///
     /// Returns the accelerator and, for [`Target::Nnapi`] only, why NNAPI is not used if it is
     /// not (with [`Target::Auto`] the reason is only in [`Accelerator::reason`]). The accelerator
-    /// always works: without NNAPI, on the CPU.
+    /// always works: without NNAPI, on the CPU. When only some NNAPI segments fall back (see the
+    /// module documentation), NNAPI is used and nothing is returned; the reason is in
+    /// [`Accelerator::reason`].
     pub fn prepare(
         target: Target,
         partition: &'static [u8],
@@ -340,7 +372,7 @@ impl Accelerator {
         match prepared {
             Ok(p) => (
                 Accelerator {
-                    reason: None,
+                    reason: p.fallback,
                     nnapi: Some(p),
                 },
                 None,
@@ -364,7 +396,9 @@ impl Accelerator {
         ActiveTarget::Cpu
     }
 
-    /// Why NNAPI is not used (`None` when it is, or when the CPU was asked for).
+    /// Why NNAPI is not used (`None` when it is, or when the CPU was asked for); while NNAPI runs
+    /// some segments, why the first NNAPI segment that runs on the CPU does (see the module
+    /// documentation).
     pub fn reason(&self) -> Option<&Unavailable> {
         self.reason.as_ref()
     }

@@ -13,6 +13,7 @@
 use core::ffi::{c_int, c_void, CStr};
 use core::ops::Range;
 use core::ptr;
+use std::vec;
 use std::vec::Vec;
 
 use super::format::{self, Place, SegmentKind, Value};
@@ -21,6 +22,8 @@ use super::{CpuSteps, NnapiOptions, Unavailable};
 use crate::model::RunError;
 
 const PER_CHANNEL: &str = "ANeuralNetworksModel_setOperandSymmPerChannelQuantParams";
+const SUPPORTED: &str = "ANeuralNetworksModel_getSupportedOperationsForDevices";
+const CREATE_FOR_DEVICES: &str = "ANeuralNetworksCompilation_createForDevices";
 
 /// Checks a description against the weights without touching NNAPI.
 pub(super) fn check(
@@ -52,19 +55,29 @@ pub(super) fn check(
     Ok(p)
 }
 
-/// Checks the device, then builds and compiles every NNAPI segment.
+/// Checks the devices, then builds and compiles every NNAPI segment.
 pub(super) fn prepare(
     fns: Fns,
     p: format::Partition<'static>,
     weights: &'static [u8],
     options: &NnapiOptions,
 ) -> Result<Prepared, Unavailable> {
-    let device_level = devices(&fns)?;
-    let have = match (fns.get_runtime_feature_level, device_level) {
+    let devices = devices(&fns)?;
+    let targets = match (&devices, fns.compilation_create_for_devices) {
+        (Some(d), Some(create)) => Some(Targets {
+            create,
+            supported: required(fns.model_get_supported_operations_for_devices, SUPPORTED)?,
+            devices: &d.chosen,
+            level: d.chosen_level,
+        }),
+        _ => None,
+    };
+    let have = match (&targets, fns.get_runtime_feature_level, &devices) {
+        (Some(t), _, _) => t.level,
         // SAFETY: an NDK function without arguments.
-        (Some(f), _) => unsafe { f() },
-        (None, Some(level)) => level.max(29),
-        (None, None) => 27,
+        (None, Some(f), _) => unsafe { f() },
+        (None, None, Some(d)) => d.all_level.max(29),
+        (None, None, None) => 27,
     };
     if have < i64::from(p.api_level) {
         return Err(Unavailable::FeatureLevel {
@@ -84,19 +97,53 @@ pub(super) fn prepare(
         return Err(Unavailable::MissingSymbol(PER_CHANNEL));
     }
     let mut stages = Vec::with_capacity(p.segment_count());
+    let mut fallback = None;
     for (segment, s) in p.segments().enumerate() {
         stages.push(match s.kind {
             SegmentKind::Cpu => Stage::Cpu(s.steps),
             SegmentKind::Nnapi(m) => {
-                Stage::Nnapi(compile(&fns, segment, s.steps, m, weights, options)?)
+                // A model NNAPI refuses to build fails everything; one the devices do not support
+                // or cannot compile runs on the CPU, and the other segments stay on NNAPI.
+                let model = build(&fns, segment, m, weights)?;
+                match compile(
+                    &fns,
+                    targets.as_ref(),
+                    segment,
+                    s.steps.clone(),
+                    m,
+                    model,
+                    options,
+                ) {
+                    Ok(c) => Stage::Nnapi(c),
+                    Err(why) => {
+                        fallback.get_or_insert(why);
+                        Stage::Cpu(s.steps)
+                    }
+                }
             }
         });
+    }
+    if !stages.iter().any(|s| matches!(s, Stage::Nnapi(_))) {
+        // Every NNAPI segment fell back: NNAPI is not used at all.
+        return Err(fallback.unwrap_or(Unavailable::NoNnapiSegment));
     }
     Ok(Prepared {
         fns,
         steps: p.steps,
         stages,
+        fallback,
     })
+}
+
+/// The devices every NNAPI segment is compiled for (API 29 and later, when the library has
+/// `createForDevices`): all but the CPU reference implementation.
+struct Targets<'a> {
+    create: sys::CompilationCreateForDevices,
+    supported: sys::ModelGetSupportedOperationsForDevices,
+    /// Never empty, and at most `u32::MAX` long (the device count is a `u32`).
+    devices: &'a [*const sys::ANeuralNetworksDevice],
+    /// The highest feature level among `devices`.
+    level: i64,
 }
 
 /// The prepared segments.
@@ -105,6 +152,8 @@ pub(super) struct Prepared {
     fns: Fns,
     steps: usize,
     stages: Vec<Stage>,
+    /// Why the first NNAPI segment that runs on the CPU does (`None` when none does).
+    pub(super) fallback: Option<Unavailable>,
 }
 
 // SAFETY: NNAPI objects are not tied to the thread that made them; the NDK lets any thread use a
@@ -181,8 +230,18 @@ fn required<F>(f: Option<F>, name: &'static str) -> Result<F, Unavailable> {
     f.ok_or(Unavailable::MissingSymbol(name))
 }
 
-/// Lists the devices (API 29+): `None` before API 29, else the highest device feature level.
-fn devices(fns: &Fns) -> Result<Option<i64>, Unavailable> {
+/// The devices NNAPI lists (API 29 and later).
+struct Devices {
+    /// Every device but the CPU reference implementation, in NNAPI's order.
+    chosen: Vec<*const sys::ANeuralNetworksDevice>,
+    /// The highest feature level among `chosen`.
+    chosen_level: i64,
+    /// The highest feature level among all devices (the reference device's is the runtime's).
+    all_level: i64,
+}
+
+/// Lists the devices: `None` before API 29.
+fn devices(fns: &Fns) -> Result<Option<Devices>, Unavailable> {
     let Some(count) = fns.get_device_count else {
         return Ok(None);
     };
@@ -199,8 +258,11 @@ fn devices(fns: &Fns) -> Result<Option<i64>, Unavailable> {
     if n == 0 {
         return Err(Unavailable::NoDevice);
     }
-    let mut real = false;
-    let mut level = i64::MIN;
+    let mut found = Devices {
+        chosen: Vec::new(),
+        chosen_level: i64::MIN,
+        all_level: i64::MIN,
+    };
     for i in 0..n {
         let mut device = ptr::null_mut();
         // SAFETY: NDK function; `i` is below the device count and `device` a valid out-pointer.
@@ -227,23 +289,25 @@ fn devices(fns: &Fns) -> Result<Option<i64>, Unavailable> {
         let reference = ty == sys::DEVICE_CPU
             && !name.is_null()
             && unsafe { CStr::from_ptr(name) } == sys::REFERENCE_DEVICE_NAME;
-        real |= !reference;
-        level = level.max(fl);
+        if !reference {
+            found.chosen.push(device.cast_const());
+            found.chosen_level = found.chosen_level.max(fl);
+        }
+        found.all_level = found.all_level.max(fl);
     }
-    if !real {
+    if found.chosen.is_empty() {
         return Err(Unavailable::OnlyCpuReference);
     }
-    Ok(Some(level))
+    Ok(Some(found))
 }
 
-fn compile(
+/// Builds and finishes the NNAPI model of a segment.
+fn build(
     fns: &Fns,
     segment: usize,
-    steps: Range<usize>,
     m: format::Model<'static>,
     weights: &'static [u8],
-    options: &NnapiOptions,
-) -> Result<Compiled, Unavailable> {
+) -> Result<Owned<sys::ANeuralNetworksModel>, Unavailable> {
     let mut raw = ptr::null_mut();
     // SAFETY: NDK function; `raw` is a valid out-pointer.
     let code = unsafe { (fns.model_create)(&mut raw) };
@@ -335,16 +399,54 @@ fn compile(
     call("ANeuralNetworksModel_finish", unsafe {
         (fns.model_finish)(model.ptr)
     })?;
+    Ok(model)
+}
 
+/// Checks that the devices support every operation of a segment's finished `model` (with
+/// `targets`), then compiles it. On an error the model is freed (after the compilation: the
+/// parameter drops after the locals).
+fn compile(
+    fns: &Fns,
+    targets: Option<&Targets<'_>>,
+    segment: usize,
+    steps: Range<usize>,
+    m: format::Model<'static>,
+    model: Owned<sys::ANeuralNetworksModel>,
+    options: &NnapiOptions,
+) -> Result<Compiled, Unavailable> {
     let mut raw = ptr::null_mut();
-    // SAFETY: `model` is live and finished; `raw` is a valid out-pointer.
-    let code = unsafe { (fns.compilation_create)(model.ptr, &mut raw) };
-    let compilation = created(
-        "ANeuralNetworksCompilation_create",
-        code,
-        raw,
-        fns.compilation_free,
-    )?;
+    let compilation = match targets {
+        Some(t) => {
+            // `Targets::devices` is never longer than `u32::MAX`.
+            let n = t.devices.len() as u32;
+            let mut supported = vec![false; m.operations().count()];
+            // SAFETY: `model` is live and finished; the devices came from getDevice and
+            // `supported` has one entry per operation of the model.
+            let code =
+                unsafe { (t.supported)(model.ptr, t.devices.as_ptr(), n, supported.as_mut_ptr()) };
+            call(SUPPORTED, code)?;
+            if let Some(operation) = supported.iter().position(|&ok| !ok) {
+                return Err(Unavailable::Unsupported {
+                    segment,
+                    // The reader bounds the operation count by i32::MAX.
+                    operation: operation as u32,
+                });
+            }
+            // SAFETY: as above; `raw` is a valid out-pointer.
+            let code = unsafe { (t.create)(model.ptr, t.devices.as_ptr(), n, &mut raw) };
+            created(CREATE_FOR_DEVICES, code, raw, fns.compilation_free)?
+        }
+        None => {
+            // SAFETY: `model` is live and finished; `raw` is a valid out-pointer.
+            let code = unsafe { (fns.compilation_create)(model.ptr, &mut raw) };
+            created(
+                "ANeuralNetworksCompilation_create",
+                code,
+                raw,
+                fns.compilation_free,
+            )?
+        }
+    };
     // SAFETY: `compilation` is live and unfinished.
     let code =
         unsafe { (fns.compilation_set_preference)(compilation.ptr, options.preference.code()) };

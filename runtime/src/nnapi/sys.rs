@@ -169,6 +169,21 @@ pub type CompilationCreate = unsafe extern "C" fn(
     model: *mut ANeuralNetworksModel,
     compilation: *mut *mut ANeuralNetworksCompilation,
 ) -> c_int;
+/// `ANeuralNetworksCompilation_createForDevices` (API 29).
+pub type CompilationCreateForDevices = unsafe extern "C" fn(
+    model: *mut ANeuralNetworksModel,
+    devices: *const *const ANeuralNetworksDevice,
+    num_devices: u32,
+    compilation: *mut *mut ANeuralNetworksCompilation,
+) -> c_int;
+/// `ANeuralNetworksModel_getSupportedOperationsForDevices` (API 29; `supported_ops` has one
+/// entry per operation of the model, in the order they were added).
+pub type ModelGetSupportedOperationsForDevices = unsafe extern "C" fn(
+    model: *const ANeuralNetworksModel,
+    devices: *const *const ANeuralNetworksDevice,
+    num_devices: u32,
+    supported_ops: *mut bool,
+) -> c_int;
 /// `ANeuralNetworksCompilation_free`.
 pub type CompilationFree = unsafe extern "C" fn(compilation: *mut ANeuralNetworksCompilation);
 /// `ANeuralNetworksCompilation_setPreference`.
@@ -258,8 +273,12 @@ pub struct Fns {
     pub model_identify_inputs_and_outputs: ModelIdentifyInputsAndOutputs,
     /// `ANeuralNetworksModel_finish`.
     pub model_finish: ModelFinish,
+    /// `ANeuralNetworksModel_getSupportedOperationsForDevices` (API 29).
+    pub model_get_supported_operations_for_devices: Option<ModelGetSupportedOperationsForDevices>,
     /// `ANeuralNetworksCompilation_create`.
     pub compilation_create: CompilationCreate,
+    /// `ANeuralNetworksCompilation_createForDevices` (API 29).
+    pub compilation_create_for_devices: Option<CompilationCreateForDevices>,
     /// `ANeuralNetworksCompilation_free`.
     pub compilation_free: CompilationFree,
     /// `ANeuralNetworksCompilation_setPreference`.
@@ -380,7 +399,15 @@ impl Fns {
                 ModelIdentifyInputsAndOutputs
             ),
             model_finish: required!(c"ANeuralNetworksModel_finish", ModelFinish),
+            model_get_supported_operations_for_devices: optional!(
+                c"ANeuralNetworksModel_getSupportedOperationsForDevices",
+                ModelGetSupportedOperationsForDevices
+            ),
             compilation_create: required!(c"ANeuralNetworksCompilation_create", CompilationCreate),
+            compilation_create_for_devices: optional!(
+                c"ANeuralNetworksCompilation_createForDevices",
+                CompilationCreateForDevices
+            ),
             compilation_free: required!(c"ANeuralNetworksCompilation_free", CompilationFree),
             compilation_set_preference: required!(
                 c"ANeuralNetworksCompilation_setPreference",

@@ -27,6 +27,11 @@ pub struct Fake {
     pub devices: Vec<(CString, i32, i64)>,
     pub runtime_level: i64,
     pub regions: Vec<(String, usize, usize)>,
+    /// Operations added, per model handle.
+    pub operations: BTreeMap<usize, usize>,
+    /// (nth `getSupportedOperationsForDevices` call counting from 1, operation index): that
+    /// operation is reported unsupported.
+    pub unsupported: Vec<(usize, usize)>,
 }
 
 thread_local! {
@@ -61,6 +66,10 @@ pub fn reset(level: i64) {
 
 pub fn fail(name: &'static str, nth: usize, code: i32) {
     with(|s| s.fail.push((name, nth, code)));
+}
+
+pub fn unsupported(nth: usize, operation: usize) {
+    with(|s| s.unsupported.push((nth, operation)));
 }
 
 pub fn region(name: &str, bytes: &[u8]) {
@@ -223,7 +232,11 @@ unsafe extern "C" fn model_add_operation(
             "Model_addOperation({}, {ty}, {i:?}, {o:?})",
             s.name(m)
         ));
-        s.result("ANeuralNetworksModel_addOperation")
+        let code = s.result("ANeuralNetworksModel_addOperation");
+        if code == 0 {
+            *s.operations.entry(m as usize).or_default() += 1;
+        }
+        code
     })
 }
 
@@ -266,6 +279,75 @@ unsafe extern "C" fn compilation_create(
         let h = s.create("compilation");
         s.log.push(format!(
             "Compilation_create({}) -> {}",
+            s.name(m),
+            s.names[&h]
+        ));
+        unsafe { *c = h as *mut _ };
+        0
+    })
+}
+
+impl Fake {
+    fn device_names(&self, d: *const *const ANeuralNetworksDevice, n: u32) -> Vec<String> {
+        (0..n as usize)
+            .map(|i| {
+                let d = unsafe { *d.add(i) };
+                self.devices[device_index(d)]
+                    .0
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+}
+
+unsafe extern "C" fn get_supported_operations(
+    m: *const ANeuralNetworksModel,
+    d: *const *const ANeuralNetworksDevice,
+    n: u32,
+    supported: *mut bool,
+) -> c_int {
+    with(|s| {
+        let code = s.result("ANeuralNetworksModel_getSupportedOperationsForDevices");
+        let nth = s.calls["ANeuralNetworksModel_getSupportedOperationsForDevices"];
+        let count = s.operations.get(&(m as usize)).copied().unwrap_or(0);
+        let flags: Vec<bool> = (0..count)
+            .map(|op| !s.unsupported.contains(&(nth, op)))
+            .collect();
+        if code == 0 {
+            for (k, &f) in flags.iter().enumerate() {
+                unsafe { *supported.add(k) = f };
+            }
+        }
+        s.log.push(format!(
+            "Model_getSupportedOperationsForDevices({}, {:?}) -> {code} {flags:?}",
+            s.name(m),
+            s.device_names(d, n)
+        ));
+        code
+    })
+}
+
+unsafe extern "C" fn compilation_create_for_devices(
+    m: *mut ANeuralNetworksModel,
+    d: *const *const ANeuralNetworksDevice,
+    n: u32,
+    c: *mut *mut ANeuralNetworksCompilation,
+) -> c_int {
+    with(|s| {
+        let devices = s.device_names(d, n);
+        let code = s.result("ANeuralNetworksCompilation_createForDevices");
+        if code != 0 {
+            s.log.push(format!(
+                "Compilation_createForDevices({}, {devices:?}) -> error {code}",
+                s.name(m)
+            ));
+            unsafe { *c = std::ptr::null_mut() };
+            return code;
+        }
+        let h = s.create("compilation");
+        s.log.push(format!(
+            "Compilation_createForDevices({}, {devices:?}) -> {}",
             s.name(m),
             s.names[&h]
         ));
@@ -490,7 +572,9 @@ pub fn fns() -> Fns {
         model_add_operation,
         model_identify_inputs_and_outputs: model_identify,
         model_finish,
+        model_get_supported_operations_for_devices: Some(get_supported_operations),
         compilation_create,
+        compilation_create_for_devices: Some(compilation_create_for_devices),
         compilation_free,
         compilation_set_preference,
         compilation_set_caching: Some(compilation_set_caching),
@@ -525,6 +609,8 @@ pub fn fns_27() -> Fns {
     Fns {
         model_set_operand_symm_per_channel_quant_params: None,
         compilation_set_caching: None,
+        model_get_supported_operations_for_devices: None,
+        compilation_create_for_devices: None,
         execution_compute: None,
         get_device_count: None,
         get_device: None,
