@@ -25,6 +25,7 @@ use super::{Arith, Kernel};
 use crate::clif::cx::{KernelCx, Region};
 use crate::error::Result;
 use crate::ir::DType;
+use crate::ops::softmax::clif::{one_over_one_plus_x, srdhm_var};
 
 /// Memory flags of vector accesses: never trapping, but not `aligned` (a vector of four floats
 /// starts at any float; x86-64 folds `aligned` vector loads into SSE operands that must be
@@ -431,43 +432,6 @@ fn stoe(cx: &mut KernelCx<'_, '_>, x: Value, r: Requant) -> Value {
     cx.rdbpot(h, r.shift.saturating_neg())
 }
 
-/// gemmlowp's `SaturatingRoundingDoublingHighMul` of two runtime `i32`s.
-pub(crate) fn srdhm_rt(cx: &mut KernelCx<'_, '_>, a: Value, b: Value) -> Value {
-    let a64 = cx.b.ins().sextend(types::I64, a);
-    let b64 = cx.b.ins().sextend(types::I64, b);
-    let ab = cx.b.ins().imul(a64, b64);
-    let neg = cx.b.ins().icmp_imm_s(IntCC::SignedLessThan, ab, 0);
-    let pos_n = cx.b.ins().iconst(types::I64, 1 << 30);
-    let neg_n = cx.b.ins().iconst(types::I64, 1 - (1 << 30));
-    let nudge = cx.b.ins().select(neg, neg_n, pos_n);
-    let sum = cx.b.ins().iadd(ab, nudge);
-    let sign = cx.b.ins().sshr_imm_s(sum, 63);
-    let bias = cx.b.ins().band_imm_s(sign, (1i64 << 31) - 1);
-    let adj = cx.b.ins().iadd(sum, bias);
-    let q = cx.b.ins().sshr_imm_s(adj, 31);
-    let r = cx.b.ins().ireduce(types::I32, q);
-    let a_min = cx.b.ins().icmp_imm_s(IntCC::Equal, a, i64::from(i32::MIN));
-    let b_min = cx.b.ins().icmp_imm_s(IntCC::Equal, b, i64::from(i32::MIN));
-    let both = cx.b.ins().band(a_min, b_min);
-    let max = cx.i32const(i32::MAX);
-    cx.b.ins().select(both, max, r)
-}
-
-/// gemmlowp's `SaturatingRoundingMultiplyByPOT<e>` for `e > 0` on `i32`: a left shift saturating
-/// to the `i32` range.
-pub(crate) fn sat_shl(cx: &mut KernelCx<'_, '_>, x: Value, e: u32) -> Value {
-    let threshold = (1i64 << (31 - e)) - 1;
-    let shifted = cx.b.ins().ishl_imm_s(x, i64::from(e));
-    let over =
-        cx.b.ins()
-            .icmp_imm_s(IntCC::SignedGreaterThan, x, threshold);
-    let under = cx.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, -threshold);
-    let max = cx.i32const(i32::MAX);
-    let min = cx.i32const(i32::MIN);
-    let r = cx.b.ins().select(over, max, shifted);
-    cx.b.ins().select(under, min, r)
-}
-
 /// The output bytes of a kernel from one 8-bit type to another for every input byte: `kernel`
 /// runs on the 256 values of `In` (indexed by their byte).
 pub(crate) fn table_of<In: bytemuck::Pod, Out: bytemuck::Pod>(
@@ -685,32 +649,6 @@ fn mul_q(cx: &mut KernelCx<'_, '_>, dtype: DType, p: &MulQParams) -> Result<()> 
     )
 }
 
-/// gemmlowp's `one_over_one_plus_x_for_x_in_0_1` on a runtime Q0.31 value: Newton–Raphson in
-/// Q2.29, three steps.
-fn one_over_one_plus_x(cx: &mut KernelCx<'_, '_>, a: Value) -> Value {
-    // RoundingHalfSum(a, i32::MAX): (sum ± 1) / 2 truncating, in 64 bits; sum >= −1.
-    let a64 = cx.b.ins().sextend(types::I64, a);
-    let sum = cx.b.ins().iadd_imm_s(a64, i64::from(i32::MAX));
-    let neg = cx.b.ins().icmp_imm_s(IntCC::SignedLessThan, sum, 0);
-    let up = cx.b.ins().iadd_imm_s(sum, 1);
-    // For sum = −1: (−1 − 1) / 2 = −1.
-    let minus_two = cx.b.ins().iconst(types::I64, -2);
-    let s1 = cx.b.ins().select(neg, minus_two, up);
-    let half = cx.b.ins().sshr_imm_s(s1, 1);
-    let half_denominator = cx.b.ins().ireduce(types::I32, half);
-    let t = cx.srdhm(half_denominator, -1_010_580_540);
-    let mut x = cx.b.ins().iadd_imm_s(t, 1_515_870_810);
-    for _ in 0..3 {
-        let hdx = srdhm_rt(cx, half_denominator, x);
-        let one = cx.i32const(1 << 29);
-        let one_minus = cx.b.ins().isub(one, hdx);
-        let prod = srdhm_rt(cx, x, one_minus);
-        let inc = sat_shl(cx, prod, 2);
-        x = cx.b.ins().iadd(x, inc);
-    }
-    sat_shl(cx, x, 1)
-}
-
 /// Quantized DIV (`div_q`): the divisor's fixed-point reciprocal (`GetReciprocal`), the dividend
 /// shifted up by its headroom, one rescale with a runtime exponent.
 fn div_q(cx: &mut KernelCx<'_, '_>, dtype: DType, p: &MulQParams) -> Result<()> {
@@ -739,7 +677,7 @@ fn div_q(cx: &mut KernelCx<'_, '_>, dtype: DType, p: &MulQParams) -> Result<()> 
             let c30 = cx.i32const(30);
             let hs = cx.b.ins().umin(headroom, c30);
             let shifted_v1 = cx.b.ins().ishl(v1, hs);
-            let unscaled = srdhm_rt(cx, shifted_v1, inv);
+            let unscaled = srdhm_var(cx, shifted_v1, inv);
             // total_shift = out.shift − (31 − hpo) − headroom; exponent = −total_shift.
             let e = cx.b.ins().isub(headroom, hpo);
             let e = cx.b.ins().iadd_imm_s(e, i64::from(31 - p.output.shift));

@@ -16,25 +16,13 @@ use super::Kernel;
 use crate::clif::cx::{flags, KernelCx};
 use crate::error::Result;
 use crate::ops::reduce::clif::Elem;
-use crate::ops::softmax::clif::{for_chunks, rdbpot_wide_var, srdhm_var};
+use crate::ops::softmax::clif::{for_chunks, rdbpot_wide_var, srdhm_var, srmpot_const};
 
 fn var(cx: &mut KernelCx<'_, '_>, v: Value) -> Variable {
     let ty = cx.b.func.dfg.value_type(v);
     let var = cx.b.declare_var(ty);
     cx.b.def_var(var, v);
     var
-}
-
-/// gemmlowp's `SaturatingRoundingMultiplyByPOT<e>` for a constant `e` in `1..=31`.
-fn sat_shl(cx: &mut KernelCx<'_, '_>, x: Value, e: u32) -> Value {
-    let thr = (1i64 << (31 - e)) - 1;
-    let hi = cx.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, thr);
-    let lo = cx.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, -thr);
-    let sh = cx.b.ins().ishl_imm_s(x, i64::from(e));
-    let max = cx.i32const(i32::MAX);
-    let min = cx.i32const(i32::MIN);
-    let r = cx.b.ins().select(lo, min, sh);
-    cx.b.ins().select(hi, max, r)
 }
 
 /// TFLite's `GetInvSqrtQuantizedMultiplierExp(input, −1)`: `(multiplier, shift)` (`i32`s).
@@ -66,11 +54,11 @@ pub(crate) fn inv_sqrt(cx: &mut KernelCx<'_, '_>, input: Value) -> (Value, Value
     for _ in 0..5 {
         let x2 = srdhm_var(cx, x, x);
         let x3 = srdhm_var(cx, x2, x);
-        let x3 = sat_shl(cx, x3, 6);
+        let x3 = srmpot_const(cx, x3, 6);
         let a = cx.srdhm(x, half_three);
         let b = srdhm_var(cx, half_input, x3);
         let d = cx.b.ins().isub(a, b);
-        x = sat_shl(cx, d, 3);
+        x = srmpot_const(cx, d, 3);
     }
     let inv = cx.srdhm(x, 1_518_500_250);
     let neg = cx.b.ins().icmp_imm_s(IntCC::SignedLessThan, shift, 0);

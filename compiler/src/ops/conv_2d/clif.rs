@@ -528,6 +528,53 @@ pub fn conv_2d_f32_packed(
 
 /// The input offsets (elements) of the 16 lanes of a depthwise block with depth multiplier
 /// `m`: lane `l` reads input channel `(c0 + l) / m`. Runtime values (`c0` is).
+/// The 16 float inputs of a depthwise block at pixel address `xp`: channels `c0..c0 + lanes`
+/// (one wide load), or with a depth multiplier the input channel of each output lane (`chans`,
+/// element offsets), gathered lane by lane.
+fn depthwise_inputs_f32(
+    cx: &mut KernelCx<'_, '_>,
+    xp: Value,
+    c0: Value,
+    chans: Option<&[Value]>,
+    lanes: usize,
+) -> [Value; 4] {
+    let Some(chans) = chans else {
+        let xa = offset(cx, xp, c0, 4);
+        return load16(cx, xa, lanes);
+    };
+    let zero = cx.f32const(0.0);
+    let mut vs = [zero; 4];
+    for (j, v) in vs.iter_mut().enumerate() {
+        let mut vec = cx.b.ins().splat(F32X4, zero);
+        for l in 0..4 {
+            if let Some(&c) = chans.get(j * 4 + l) {
+                let e = cx.load(types::F32, xp, c);
+                vec = cx.b.ins().insertlane(vec, e, l as u8);
+            }
+        }
+        *v = vec;
+    }
+    vs
+}
+
+/// `acc[j] += xs[j] · w[j]` for the four `f32x4` weight vectors at `w + at` (multiply, then add:
+/// no fused multiply-add, as the reference kernel rounds).
+fn mul_add_block(
+    cx: &mut KernelCx<'_, '_>,
+    acc: &[Variable; 4],
+    xs: [Value; 4],
+    w: Value,
+    at: usize,
+) {
+    for (j, var) in acc.iter().enumerate() {
+        let wv = cx.b.ins().load(F32X4, flags(), w, (at + j * 16) as i32);
+        let a = cx.b.use_var(*var);
+        let m = cx.b.ins().fmul(xs[j], wv);
+        let s = cx.b.ins().fadd(a, m);
+        cx.b.def_var(*var, s);
+    }
+}
+
 fn depthwise_lanes(cx: &mut KernelCx<'_, '_>, c0: Value, m: usize, lanes: usize) -> Vec<Value> {
     let mv = cx.iconst(m as i64);
     (0..lanes)
@@ -566,66 +613,13 @@ pub fn depthwise_f32_packed(
         let mut inside = |cx: &mut KernelCx<'_, '_>, tap: Value, pix: Value| {
             let wa = offset(cx, wblk, tap, OC_BLOCK * 4);
             let xp = offset(cx, x.base, pix, ci * 4);
-            let xs: [Value; 4] = match &chans {
-                None => {
-                    let xa = offset(cx, xp, c0, 4);
-                    load16(cx, xa, lanes)
-                }
-                Some(chans) => {
-                    let zero = cx.f32const(0.0);
-                    let mut vs = [zero; 4];
-                    for (j, v) in vs.iter_mut().enumerate() {
-                        let mut vec = cx.b.ins().splat(F32X4, zero);
-                        for l in 0..4 {
-                            if let Some(&c) = chans.get(j * 4 + l) {
-                                let e = cx.load(types::F32, xp, c);
-                                vec = cx.b.ins().insertlane(vec, e, l as u8);
-                            }
-                        }
-                        *v = vec;
-                    }
-                    vs
-                }
-            };
-            for (j, var) in acc.iter().enumerate() {
-                let wv = cx.b.ins().load(F32X4, flags(), wa, (j * 16) as i32);
-                let a = cx.b.use_var(*var);
-                let m = cx.b.ins().fmul(xs[j], wv);
-                let s = cx.b.ins().fadd(a, m);
-                cx.b.def_var(*var, s);
-            }
+            let xs = depthwise_inputs_f32(cx, xp, c0, chans.as_deref(), lanes);
+            mul_add_block(cx, &acc, xs, wa, 0);
             Ok(())
         };
         let mut fast = |cx: &mut KernelCx<'_, '_>, tap: usize, xp: Value| {
-            let xs: [Value; 4] = match &chans {
-                None => {
-                    let xa = offset(cx, xp, c0, 4);
-                    load16(cx, xa, lanes)
-                }
-                Some(chans) => {
-                    let zero = cx.f32const(0.0);
-                    let mut vs = [zero; 4];
-                    for (j, v) in vs.iter_mut().enumerate() {
-                        let mut vec = cx.b.ins().splat(F32X4, zero);
-                        for l in 0..4 {
-                            if let Some(&c) = chans.get(j * 4 + l) {
-                                let e = cx.load(types::F32, xp, c);
-                                vec = cx.b.ins().insertlane(vec, e, l as u8);
-                            }
-                        }
-                        *v = vec;
-                    }
-                    vs
-                }
-            };
-            for (j, var) in acc.iter().enumerate() {
-                let off = ((tap * OC_BLOCK + j * 4) * 4) as i32;
-                let wv = cx.b.ins().load(F32X4, flags(), wblk, off);
-                let a = cx.b.use_var(*var);
-                let m = cx.b.ins().fmul(xs[j], wv);
-                let s = cx.b.ins().fadd(a, m);
-                cx.b.def_var(*var, s);
-            }
+            let xs = depthwise_inputs_f32(cx, xp, c0, chans.as_deref(), lanes);
+            mul_add_block(cx, &acc, xs, wblk, tap * OC_BLOCK * 4);
             split_block(cx, xp, F32X4, &acc);
             Ok(())
         };
