@@ -372,3 +372,58 @@ pub fn check_outputs(
         })
         .collect()
 }
+
+/// Every program value as it was when complete, collected step by step from a back end that
+/// reports its memory after each step (the JIT's and the Rust back end's traced runs).
+#[derive(Debug)]
+pub struct Trace<'p> {
+    program: &'p mvcc::lower::Program,
+    plan: &'p mvcc::plan::Plan,
+    done_at: Vec<Option<usize>>,
+    inputs: Vec<Vec<u8>>,
+    /// The values so far (`None` for values not complete yet, or never written).
+    pub values: Vec<Option<Buf>>,
+}
+
+impl<'p> Trace<'p> {
+    /// A trace of a run on `inputs`; values that live in the inputs and no step writes are
+    /// already there.
+    pub fn new(
+        program: &'p mvcc::lower::Program,
+        plan: &'p mvcc::plan::Plan,
+        inputs: &[Buf],
+    ) -> Self {
+        let mut t = Trace {
+            program,
+            plan,
+            done_at: mvcc::interp::completion_steps(program),
+            inputs: inputs.iter().map(|b| b.bytes().to_vec()).collect(),
+            values: vec![None; program.values.len()],
+        };
+        for v in 0..program.values.len() {
+            let id = mvcc::lower::ValueId(v as u32);
+            if let (None, mvcc::plan::Place::Input(..)) = (t.done_at[v], plan.place(program, id)) {
+                t.values[v] = Some(t.read(id, &[], &[]));
+            }
+        }
+        t
+    }
+
+    fn read(&self, v: mvcc::lower::ValueId, arena: &[u8], outs: &[&[u8]]) -> Buf {
+        let len = self.program.value(v).bytes;
+        Buf::from_bytes(match self.plan.place(self.program, v) {
+            mvcc::plan::Place::Arena(o) => &arena[o..o + len],
+            mvcc::plan::Place::Input(n, o) => &self.inputs[n][o..o + len],
+            mvcc::plan::Place::Output(n, o) => &outs[n][o..o + len],
+        })
+    }
+
+    /// Records the values step `step` completed, read from the arena and output buffers.
+    pub fn after_step(&mut self, step: usize, arena: &[u8], outs: &[&[u8]]) {
+        for v in 0..self.program.values.len() {
+            if self.done_at[v] == Some(step) {
+                self.values[v] = Some(self.read(mvcc::lower::ValueId(v as u32), arena, outs));
+            }
+        }
+    }
+}

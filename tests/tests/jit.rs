@@ -4,9 +4,8 @@
 //! as the interpreter's suite does. `MVCC_CASE=<substring>` selects cases.
 
 use mvcc::clif::{Arena, Jit};
-use mvcc::interp::{completion_steps, Buf};
-use mvcc::plan::Place;
-use mvcc_tests::{check_values, fixture_inputs, run_suite, Fixture};
+use mvcc::interp::Buf;
+use mvcc_tests::{check_values, fixture_inputs, run_suite, Fixture, Trace};
 
 /// Cases expected to fail, with the reason. Each must still fail.
 const KNOWN_FAILURES: &[(&str, &str)] = &[];
@@ -18,26 +17,7 @@ fn run_jit(f: &Fixture) -> Result<Vec<String>, String> {
     let (program, plan) =
         mvcc::interp::compile(&graph).map_err(|e| format!("compile failed: {e}"))?;
     let jit = Jit::new(&program, &plan).map_err(|e| format!("JIT failed: {e}"))?;
-    let done_at = completion_steps(&program);
-    let mut values: Vec<Option<Buf>> = vec![None; program.values.len()];
-    let read = |place: Place, len: usize, arena: &[u8], outs: &[Buf]| -> Buf {
-        Buf::from_bytes(match place {
-            Place::Arena(o) => &arena[o..o + len],
-            Place::Input(n, o) => &inputs[n].bytes()[o..o + len],
-            Place::Output(n, o) => &outs[n].bytes()[o..o + len],
-        })
-    };
-    for v in 0..program.values.len() {
-        let id = mvcc::lower::ValueId(v as u32);
-        if let (None, Place::Input(..)) = (done_at[v], plan.place(&program, id)) {
-            values[v] = Some(read(
-                plan.place(&program, id),
-                program.values[v].bytes,
-                &[],
-                &[],
-            ));
-        }
-    }
+    let mut trace = Trace::new(&program, &plan, &inputs);
     let mut arena = Arena::new(plan.arena_bytes);
     // Garbage, not zeros: generated code must not rely on a clean arena.
     arena.bytes_mut().fill(0xA5);
@@ -47,17 +27,12 @@ fn run_jit(f: &Fixture) -> Result<Vec<String>, String> {
         .map(|&v| Buf::zeroed(program.value(v).bytes))
         .collect();
     let mut hook = |step: usize, arena: &[u8], outs: &[Buf]| {
-        for v in 0..program.values.len() {
-            if done_at[v] == Some(step) {
-                let id = mvcc::lower::ValueId(v as u32);
-                let place = plan.place(&program, id);
-                values[v] = Some(read(place, program.values[v].bytes, arena, outs));
-            }
-        }
+        let outs: Vec<&[u8]> = outs.iter().map(Buf::bytes).collect();
+        trace.after_step(step, arena, &outs);
     };
     jit.run_in(&mut arena, &inputs, &mut outs, Some(&mut hook))
         .map_err(|e| format!("run failed: {e}"))?;
-    let mut bad = check_values(f, &graph, &program, &values);
+    let mut bad = check_values(f, &graph, &program, &trace.values);
     // The whole-model entry point computes the same outputs as the steps one by one.
     let whole = jit.run(&inputs).map_err(|e| format!("run failed: {e}"))?;
     if whole != outs {
