@@ -9,6 +9,24 @@ use mvcc::interp::{Buf, Interpreter};
 use mvcc::ir::{text, DType, Graph, Tensor, TensorId};
 use mvcc::npy::{self, NpyArray};
 
+/// `print!` to stdout that returns a write error (`| head` closing the pipe) instead of
+/// panicking; `main` ends quietly on a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!($($arg)*))
+            .context("cannot write to stdout")?
+    };
+}
+
+/// `println!` as [`out!`] does it.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {{
+        out!($($arg)*);
+        out!("\n")
+    }};
+}
+
 /// mvcc: an ahead-of-time compiler for TensorFlow Lite vision models.
 #[derive(Parser, Debug)]
 #[command(name = "mvcc", version, about, long_about = None)]
@@ -219,11 +237,21 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`mvcc inspect m.tflite | head`): nothing left to tell it.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether `e` is a write to a closed stdout pipe.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `1x224x224x3` per input; `-` for the file's shape.
@@ -289,7 +317,7 @@ fn build(
     let write = |file: String, bytes: &[u8]| -> Result<()> {
         let p = dir.join(file);
         std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
-        println!("wrote {}", p.display());
+        outln!("wrote {}", p.display());
         Ok(())
     };
     if native.contains(&Emit::Obj) || native.contains(&Emit::Staticlib) {
@@ -317,7 +345,7 @@ fn build(
             mvcc::clif::object::header(&program, &plan, &name, source).as_bytes(),
         )?;
     }
-    println!("arena {} bytes", plan.arena_bytes);
+    outln!("arena {} bytes", plan.arena_bytes);
     Ok(())
 }
 
@@ -367,7 +395,7 @@ fn bench(model: &Path, backend: Backend, runs: usize) -> Result<()> {
     times.sort();
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let median = times[times.len() / 2];
-    println!(
+    outln!(
         "{}: backend {:?}, {} runs: median {:.3} ms, min {:.3} ms, {:.1} runs/s (compile {:.3} s)",
         model.display(),
         backend,
@@ -389,7 +417,7 @@ fn build_rust(
 ) -> Result<()> {
     let w = mvcc::build::write_rust(model, dir, name, rust.trace, shapes, rust.nnapi)
         .map_err(|e| anyhow!("{e}"))?;
-    println!(
+    outln!(
         "wrote {} and {} (arena {} bytes)",
         w.source.display(),
         w.weights.display(),
@@ -445,9 +473,8 @@ fn inspect_nnapi(path: &Path, api_level: u32) -> Result<()> {
         mvcc::nnapi::partition::report(&c),
         mvcc::nnapi::text::partition(&c.partition, &c.program.weights.bytes)
     );
-    // A closed pipe (`| head`) is an error to report, not a panic.
-    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
-        .context("cannot write to stdout")
+    out!("{text}");
+    Ok(())
 }
 
 fn inspect_passes(path: &Path, passes: bool, dot: bool) -> Result<()> {
@@ -455,10 +482,10 @@ fn inspect_passes(path: &Path, passes: bool, dot: bool) -> Result<()> {
     let mut cx = mvcc::passes::PassCx::new(mvcc::passes::PassOptions::from_env());
     mvcc::passes::run(&mut g, &mut cx).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     if passes {
-        print!("{}", mvcc::passes::report(&cx.stats));
+        out!("{}", mvcc::passes::report(&cx.stats));
     }
     if dot {
-        print!("{}", mvcc::ir::dot::graph_to_dot(&g));
+        out!("{}", mvcc::ir::dot::graph_to_dot(&g));
     }
     Ok(())
 }
@@ -473,7 +500,7 @@ fn inspect_plan(path: &Path, g: &Graph, print: bool, svg: Option<&Path>) -> Resu
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
     if print {
-        print!("{}", mvcc::plan::text::plan_to_text(&program, &plan));
+        out!("{}", mvcc::plan::text::plan_to_text(&program, &plan));
     }
     Ok(())
 }
@@ -481,7 +508,7 @@ fn inspect_plan(path: &Path, g: &Graph, print: bool, svg: Option<&Path>) -> Resu
 fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path>) -> Result<()> {
     let g = load(path)?;
     if ir {
-        print!("{}", text::graph_to_text(&g));
+        out!("{}", text::graph_to_text(&g));
         return Ok(());
     }
     if plan || plan_svg.is_some() {
@@ -530,21 +557,23 @@ fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path
                 v["compile_error"] = e.to_string().into();
             }
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     let ty = |t: &Tensor| text::tensor_type(t);
-    println!("model: {}", path.display());
+    outln!("model: {}", path.display());
     for (kind, list) in [("input", &g.inputs), ("output", &g.outputs)] {
         for (i, &t) in list.iter().enumerate() {
             let tt = g.tensor(t);
-            println!("{kind} {i}: %{} \"{}\" {}", t.0, tt.name, ty(tt));
+            outln!("{kind} {i}: %{} \"{}\" {}", t.0, tt.name, ty(tt));
         }
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:>5}  {:<24} {:>12}  inputs -> outputs",
-        "index", "op", "MACs"
+        "index",
+        "op",
+        "MACs"
     );
     for &o in &order {
         let n = g.op(o);
@@ -558,7 +587,7 @@ fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path
             })
             .collect();
         let outs: Vec<String> = n.outputs.iter().map(|&t| ty(g.tensor(t))).collect();
-        println!(
+        outln!(
             "{:>5}  {:<24} {:>12}  {} -> {}",
             n.tflite_index
                 .map(|i| i.to_string())
@@ -569,8 +598,8 @@ fn inspect(path: &Path, json: bool, ir: bool, plan: bool, plan_svg: Option<&Path
             outs.join(", ")
         );
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "ops: {}  parameters: {params}  weight bytes: {weight_bytes}  MACs: {macs}",
         order.len()
     );
@@ -786,7 +815,7 @@ fn write_results(
             std::fs::write(p, npy::write(&npy_of(tt.dtype, &tt.shape, b.bytes())))
                 .with_context(|| format!("cannot write {}", p.display()))?;
         } else {
-            println!(
+            outln!(
                 "output {i} \"{}\" {}: {}",
                 tt.name,
                 text::tensor_type(tt),

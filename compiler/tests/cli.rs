@@ -107,3 +107,35 @@ fn nnapi_inspect_and_reference_run() {
     }
     assert_eq!(outs[0], outs[1]);
 }
+
+/// `mvcc inspect m.tflite | head`: a reader that goes away ends the command quietly, without a
+/// panic and without an error.
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/conv_i8/model.tflite");
+    for flags in [
+        vec![],
+        vec!["--ir"],
+        vec!["--json"],
+        vec!["--plan"],
+        vec!["--passes"],
+        vec!["--dot"],
+        vec!["--nnapi", "--api-level", "30"],
+    ] {
+        let mut child = mvcc()
+            .arg("inspect")
+            .args(&flags)
+            .arg(&model)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the model is even read: every write gets EPIPE.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{flags:?}: {err}");
+        assert!(err.is_empty(), "{flags:?}: {err}");
+    }
+}
