@@ -253,8 +253,10 @@ impl Case {
                 Lifetime::NoValue => v.push(format!(
                     "Model_setOperandValue model#{m} %{i} NULL len=0 -> 0"
                 )),
-                Lifetime::Inline(_) | Lifetime::Weight(_) => {
+                Lifetime::Inline(_) | Lifetime::Weight(_) | Lifetime::Blocked(_) => {
+                    // Blocked filters arrive unpacked: the fake hashes what it was given.
                     let b = o.const_bytes(weights).unwrap();
+                    let b: &[u8] = &b;
                     let value = match o.ty {
                         OperandType::Int32 | OperandType::Uint32 => {
                             format!(" i32={}", i32::from_le_bytes(b.try_into().unwrap()))

@@ -45,6 +45,11 @@ fn assert_round_trip(p: &Partition) {
                             offset: w.offset,
                             len: w.len,
                         },
+                        Lifetime::Blocked(b) => format::Value::Blocked(format::Blocked {
+                            offset: b.range.offset,
+                            len: b.range.len,
+                            layout: b.layout,
+                        }),
                     };
                     assert_eq!(ro.value, value);
                     match (&o.channel_quant, ro.channel_quant) {
@@ -87,7 +92,13 @@ fn assert_round_trip(p: &Partition) {
 }
 
 fn partitions() -> Vec<Partition> {
-    vec![conv_only(), per_channel(), cpu_nnapi_cpu(), two_nnapi()]
+    vec![
+        conv_only(),
+        per_channel(),
+        per_channel_blocked(),
+        cpu_nnapi_cpu(),
+        two_nnapi(),
+    ]
 }
 
 #[test]

@@ -86,3 +86,58 @@ fn partitions_put_what_nnapi_can_take_on_nnapi() {
         "act_f32: {ops29} ops at API 29, {ops30} at 30"
     );
 }
+
+/// An NNAPI-enabled model carries its weights once: filters refer to the CPU kernels' blocked
+/// copies, float biases and other constants to the CPU's identical bytes. Only quantized biases
+/// (whose CPU copies have zero-point terms folded in) and NNAPI-only constants are added.
+#[test]
+fn nnapi_constants_share_the_cpu_weights() {
+    for name in [
+        "mobilenet_v2_f32",
+        "mp_face_detection_short_range",
+        "mobilenet_v1_i8",
+        "mobilenet_v3_i8",
+        "tf1_net_u8",
+    ] {
+        let f = mvcc_tests::fixture(name).unwrap();
+        let graph = mvcc::load_model(&f.model()).unwrap();
+        let cpu = mvcc::lower::lower(&mvcc::passes::optimize(&graph).unwrap())
+            .unwrap()
+            .weights
+            .bytes
+            .len();
+        let c = compile(&graph, 30).unwrap();
+        let mut shared = 0;
+        for s in &c.partition.segments {
+            let SegmentKind::Nnapi { desc, .. } = &s.kind else {
+                continue;
+            };
+            for op in &desc.operations {
+                use mvcc::nnapi::{Lifetime, OperationType as T};
+                for (slot, &i) in op.inputs.iter().enumerate() {
+                    let o = &desc.operands[i as usize];
+                    let filter = slot == 1
+                        && matches!(op.ty, T::Conv2d | T::DepthwiseConv2d | T::FullyConnected);
+                    let float_bias = slot == 2 && o.ty == mvcc::nnapi::OperandType::TensorFloat32;
+                    match &o.lifetime {
+                        Lifetime::Blocked(b) => {
+                            assert!(filter, "{name}: {} is not a filter", o.name);
+                            assert!(b.range.offset + b.range.len <= cpu, "{name}: {}", o.name);
+                            shared += 1;
+                        }
+                        Lifetime::Weight(r) if filter || float_bias => {
+                            assert!(r.offset + r.len <= cpu, "{name}: {} is a copy", o.name);
+                            shared += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        assert!(shared > 0, "{name}: nothing shared");
+        let added = c.program.weights.bytes.len() - cpu;
+        if !name.ends_with("i8") && !name.ends_with("u8") {
+            assert_eq!(added, 0, "{name}: NNAPI added {added} weight bytes");
+        }
+    }
+}

@@ -42,6 +42,20 @@ fn prepare(fns: Fns, c: &Case, options: NnapiOptions) -> (Accelerator, Option<Un
     Accelerator::prepare_with(fns, Target::Nnapi, c.blob, c.weights, options)
 }
 
+/// With only the first `len` bytes of the weights, the filter (operand 1 of segment 0) lies
+/// outside them: the CPU runs the model.
+fn assert_filter_outside_weights(fns: Fns, c: &Case, len: usize) {
+    let short = &c.weights[..len];
+    let (acc, why) =
+        Accelerator::prepare_with(fns, Target::Nnapi, c.blob, short, NnapiOptions::default());
+    let want = Unavailable::WeightRange {
+        segment: 0,
+        operand: 1,
+    };
+    assert_eq!(why, Some(want));
+    assert_eq!(acc.active(), ActiveTarget::Cpu);
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -157,6 +171,48 @@ fn per_channel_filter_gets_its_scales_and_weight_pointers() {
     assert!(log.contains(&"Model_addOperation(model1, 3, [0, 1, 2, 3, 4, 5, 6], [7])".into()));
     drop(acc);
     assert!(live().is_empty());
+}
+
+/// A filter the weights hold only in the CPU kernels' blocked layout reaches NNAPI unpacked, from
+/// a buffer the runtime owns; a range past the weights, or a length that is not the blocked
+/// layout's, is refused before any NNAPI call.
+#[test]
+fn a_blocked_filter_is_unpacked_for_nnapi() {
+    reset(30);
+    let c = case(&per_channel_blocked());
+    let (acc, why) = prepare(fns_29(), &c, NnapiOptions::default());
+    assert_eq!(why, None);
+    let log = calls(&take_log());
+    // weights[i] = i: channel c, tap t of the block is at 128 + 16·t + c.
+    assert!(
+        log.contains(&"Model_setOperandValue(model1, 1, heap[80 90 81 91 82 92], 6)".into()),
+        "{log:#?}"
+    );
+    drop(acc);
+    assert!(live().is_empty());
+
+    reset(30);
+    assert_filter_outside_weights(fns_29(), &c, 159);
+    assert!(take_log().is_empty());
+
+    // The blocked value's length field (after its tag and offset) made 31.
+    let tag = find(c.blob, &[6, 0, 0, 0, 128, 0, 0, 0, 0, 0, 0, 0, 32]);
+    let mut damaged = c.blob.to_vec();
+    damaged[tag + 12] = 31;
+    let (_, why) = Accelerator::prepare_with(
+        fns_29(),
+        Target::Nnapi,
+        leak(damaged),
+        c.weights,
+        NnapiOptions::default(),
+    );
+    assert_eq!(
+        why,
+        Some(Unavailable::BadDescription(FormatError::Blocked {
+            offset: tag
+        }))
+    );
+    assert!(take_log().is_empty());
 }
 
 #[test]
@@ -1078,20 +1134,7 @@ fn bad_descriptions_are_refused_before_any_nnapi_call() {
     );
     assert_eq!(acc.active(), ActiveTarget::Cpu);
     // A weight range past the end of the weights.
-    let (_, why) = Accelerator::prepare_with(
-        fns(),
-        Target::Nnapi,
-        c.blob,
-        &c.weights[..495],
-        NnapiOptions::default(),
-    );
-    assert_eq!(
-        why,
-        Some(Unavailable::WeightRange {
-            segment: 0,
-            operand: 1
-        })
-    );
+    assert_filter_outside_weights(fns(), &c, 495);
     // Nothing to accelerate.
     let cpu_only = Partition {
         api_level: 27,

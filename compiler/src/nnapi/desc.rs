@@ -4,12 +4,15 @@
 //! `addOperand` call; operations are in insertion (topological) order; every operation's input list
 //! is the NDK's positional list for that operation (parameters such as strides and padding codes
 //! are scalar constant operands). Constant tensors refer to bytes of a weight blob (the program's
-//! [`crate::lower::WeightBlob`] for a lowered model), in NNAPI's layout; small constants (scalars)
-//! carry their bytes inline.
+//! [`crate::lower::WeightBlob`] for a lowered model), in NNAPI's layout or, for filters the CPU
+//! code already holds packed ([`Lifetime::Blocked`]), as a reference to the CPU's copy that the
+//! runtime unpacks; small constants (scalars) carry their bytes inline.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::lower::WeightRange;
+pub use mvcc_kernels::kernels::conv_2d::BlockedLayout;
 
 macro_rules! codes {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $code:literal, $s:literal;)* }) => {
@@ -220,8 +223,33 @@ pub enum Lifetime {
     Inline(Vec<u8>),
     /// A constant in the weight blob, little-endian, in NNAPI's layout.
     Weight(WeightRange),
+    /// A constant whose bytes are the CPU code's blocked copy of them in the weight blob: the
+    /// value is that copy unpacked ([`Blocked::unpack`]), so a model carries a filter once.
+    Blocked(Blocked),
     /// An omitted optional operand (`setOperandValue(…, NULL, 0)`).
     NoValue,
+}
+
+/// A filter held in the weight blob in the CPU kernels' blocked layout
+/// (`mvcc_kernels::kernels::conv_2d::pack_rows_blocked` / `pack_cols_blocked`). Unpacked, it is
+/// row-major `[channels][taps]` (CONV_2D `[Cout, h, w, Cin]`, FULLY_CONNECTED `[units, depth]`)
+/// or, with `taps_first`, `[taps][channels]` (DEPTHWISE_CONV_2D `[1, h, w, Cout]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// The blocked copy's bytes.
+    pub range: WeightRange,
+    /// Its shape.
+    pub layout: BlockedLayout,
+}
+
+impl Blocked {
+    /// The value's bytes, `None` when the range is outside `weights` or does not hold the
+    /// blocked layout's size.
+    pub fn unpack(&self, weights: &[u8]) -> Option<Vec<u8>> {
+        let src = weights.get(self.range.offset..self.range.offset.checked_add(self.range.len)?)?;
+        let mut dst = vec![0; self.layout.unpacked_len()?];
+        self.layout.unpack(src, &mut dst).then_some(dst)
+    }
 }
 
 /// Per-channel quantization of a `TENSOR_QUANT8_SYMM_PER_CHANNEL` operand
@@ -266,14 +294,20 @@ impl Operand {
 
     /// Whether the operand is a constant.
     pub fn is_const(&self) -> bool {
-        matches!(self.lifetime, Lifetime::Inline(_) | Lifetime::Weight(_))
+        matches!(
+            self.lifetime,
+            Lifetime::Inline(_) | Lifetime::Weight(_) | Lifetime::Blocked(_)
+        )
     }
 
-    /// The constant's bytes (inline, or from `weights`).
-    pub fn const_bytes<'a>(&'a self, weights: &'a [u8]) -> Option<&'a [u8]> {
+    /// The constant's bytes (inline, from `weights`, or unpacked from `weights`).
+    pub fn const_bytes<'a>(&'a self, weights: &'a [u8]) -> Option<Cow<'a, [u8]>> {
         match &self.lifetime {
-            Lifetime::Inline(b) => Some(b),
-            Lifetime::Weight(r) => weights.get(r.offset..r.offset.checked_add(r.len)?),
+            Lifetime::Inline(b) => Some(Cow::Borrowed(b)),
+            Lifetime::Weight(r) => weights
+                .get(r.offset..r.offset.checked_add(r.len)?)
+                .map(Cow::Borrowed),
+            Lifetime::Blocked(b) => b.unpack(weights).map(Cow::Owned),
             _ => None,
         }
     }

@@ -5,7 +5,7 @@
 //! self-contained apart from the program's weight blob, which [`Lifetime::Weight`] operands refer
 //! to by byte range. Operand names are not encoded (the device does not need them).
 //!
-//! # Format, version 1
+//! # Format, version 2
 //!
 //! Every integer is little-endian. Every field is 4 or 8 bytes long and every byte run is padded
 //! with zeros to a multiple of 4, so each field starts at a multiple of 4 from the start of the
@@ -14,7 +14,7 @@
 //! indices. `x × n` is `n` consecutive `x`.
 //!
 //! ```text
-//! Blob      = "MVNN" · version u32 (= 1) · api_level u32 · steps u64
+//! Blob      = "MVNN" · version u32 (= 2) · api_level u32 · steps u64
 //!             · segment_count u32 · Segment × segment_count
 //! Segment   = kind u32 · first u64 · end u64 · [Model if kind = 1]
 //!             kind: 0 = CPU (mvcc's code runs steps first..end), 1 = NNAPI
@@ -30,6 +30,10 @@
 //!             0 temporary | 1 model input | 2 model output | 3 no value (setOperandValue(NULL, 0))
 //!             | 4 inline: len u32 · bytes × len · zero padding to a multiple of 4
 //!             | 5 weight: offset u64 · len u64 (bytes of the program's weight blob)
+//!             | 6 blocked: offset u64 · len u64 · channels u64 · taps u64 · elem u32 · order u32
+//!               (the CPU code's blocked copy `[ceil(channels/16)][taps][16]` of `elem`-byte
+//!               elements in the weight blob; the value is it unpacked to `[channels][taps]`
+//!               with order 0, `[taps][channels]` with order 1)
 //! Quant     = 0 u32 (none)
 //!           | 1 u32 · channel_dim u32 · scale_count u32 · (scale f32) × scale_count
 //! Operation = type i32 (OperationCode) · input_count u32 · (operand index u32) × input_count
@@ -42,7 +46,10 @@
 //! Nothing follows the last segment. The reader (`mvcc_runtime::nnapi::format`) also checks what
 //! the layout cannot express: segments cover `0..steps` in order without gaps, every operand index
 //! is below the operand count (which is at most `i32::MAX`), no output place is a caller's input
-//! buffer, weight ranges do not overflow, and padding bytes are zero.
+//! buffer, weight ranges do not overflow, a blocked range holds exactly the blocked layout's
+//! bytes, and padding bytes are zero.
+//!
+//! Version 2 added the blocked value (version 1 repeated every filter in NNAPI's layout).
 //!
 //! A list longer than `u32::MAX` entries (never produced by lowering) is written with a saturated
 //! count, which the reader rejects.
@@ -53,7 +60,7 @@ use super::desc::{Lifetime, Partition, Place, SegmentKind};
 pub const MAGIC: [u8; 4] = *b"MVNN";
 
 /// The format version this module writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Segment kind: mvcc's CPU code.
 pub const SEGMENT_CPU: u32 = 0;
@@ -72,6 +79,8 @@ pub const VALUE_NO_VALUE: u32 = 3;
 pub const VALUE_INLINE: u32 = 4;
 /// Value tag: a constant in the weight blob.
 pub const VALUE_WEIGHT: u32 = 5;
+/// Value tag: a constant unpacked from the CPU code's blocked copy in the weight blob.
+pub const VALUE_BLOCKED: u32 = 6;
 
 /// Place tag: the arena.
 pub const PLACE_ARENA: u32 = 0;
@@ -125,6 +134,15 @@ pub fn encode(p: &Partition) -> Vec<u8> {
                             w.u32(VALUE_WEIGHT);
                             w.usize(r.offset);
                             w.usize(r.len);
+                        }
+                        Lifetime::Blocked(b) => {
+                            w.u32(VALUE_BLOCKED);
+                            w.usize(b.range.offset);
+                            w.usize(b.range.len);
+                            w.usize(b.layout.channels);
+                            w.usize(b.layout.taps);
+                            w.count(b.layout.elem);
+                            w.u32(u32::from(b.layout.taps_first));
                         }
                     }
                     match &o.channel_quant {

@@ -3,17 +3,92 @@
 //!
 //! Constants keep TFLite's layout, which is NNAPI's: CONV_2D filters `[Cout, h, w, Cin]`,
 //! DEPTHWISE_CONV_2D filters `[1, h, w, Cout]`, FULLY_CONNECTED weights `[units, input_size]`.
-//! They are appended to the program's weight blob as the graph holds them (the CPU code's copies
-//! are packed and have zero points folded into biases, which NNAPI must not see). Quantized
+//! A constant the CPU code already holds is not copied ([`cpu_copies`]): the operand refers to the
+//! same bytes, or for a filter packed in 16-channel blocks (a pure reordering of the same values)
+//! to that copy ([`Lifetime::Blocked`]), which the runtime unpacks when it builds the NNAPI model.
+//! Other constants are appended to the program's weight blob as the graph holds them (the CPU
+//! code's quantized biases have zero points folded in, which NNAPI must not see). Quantized
 //! biases keep NNAPI's rule `bias_scale = input_scale × filter_scale` (TFLite's too); a missing
 //! bias becomes a zero bias (NNAPI requires one).
 
 use super::desc::{
-    fuse, padding, ChannelQuant, Description, Lifetime, Operand, OperandType, Operation,
-    OperationType,
+    fuse, padding, Blocked, BlockedLayout, ChannelQuant, Description, Lifetime, Operand,
+    OperandType, Operation, OperationType,
 };
 use crate::ir::{Activation, DType, Graph, Op, OpId, Padding, TensorId};
-use crate::lower::WeightBlob;
+use crate::lower::{Lowered, WeightBlob, WeightRange};
+
+/// Constants of at most this many bytes are inline operands (NNAPI copies them at once:
+/// `ANEURALNETWORKS_MAX_SIZE_OF_IMMEDIATELY_COPIED_VALUES`).
+const MAX_INLINE: usize = 128;
+
+/// For each graph tensor, the CPU program's copy of it that an NNAPI operand can refer to
+/// instead of a second copy: the same bytes read by one of its op's steps ([`Lifetime::Weight`]:
+/// float biases, constants kernels read as they are), or for a CONV_2D, DEPTHWISE_CONV_2D or
+/// FULLY_CONNECTED filter the steps' blocked copy ([`Lifetime::Blocked`]). Every match is checked
+/// byte for byte (blocked copies unpacked). Constants small enough to be inline have none.
+pub fn cpu_copies(g: &Graph, lowered: &Lowered) -> Vec<Option<Lifetime>> {
+    let weights = &lowered.program.weights.bytes;
+    let mut found: Vec<Option<Lifetime>> = vec![None; g.tensors.len()];
+    for (op, steps) in &lowered.ranges {
+        let node = g.op(*op);
+        let filter_order = match node.op {
+            Op::Conv2d(_) | Op::FullyConnected(_) => Some(false),
+            Op::DepthwiseConv2d(_) => Some(true),
+            _ => None,
+        };
+        let ranges: Vec<WeightRange> = lowered.program.steps[steps.clone()]
+            .iter()
+            .flat_map(|s| s.inputs.iter().flatten())
+            .filter_map(|o| match *o {
+                crate::lower::Operand::Weight(r) => Some(r),
+                crate::lower::Operand::Value(_) => None,
+            })
+            .collect();
+        for (slot, t) in node.inputs.iter().enumerate() {
+            let Some(t) = *t else { continue };
+            let tensor = g.tensor(t);
+            let Some(data) = &tensor.data else { continue };
+            if data.len() <= MAX_INLINE || found[t.index()].is_some() {
+                continue;
+            }
+            let same = ranges.iter().find(|r| {
+                r.len == data.len() && weights.get(r.offset..r.offset + r.len) == Some(data)
+            });
+            if let Some(r) = same {
+                found[t.index()] = Some(Lifetime::Weight(*r));
+                continue;
+            }
+            let Some(taps_first) = filter_order.filter(|_| slot == 1) else {
+                continue;
+            };
+            let (Some((&first, rest)), Some((&last, init))) =
+                (tensor.shape.split_first(), tensor.shape.split_last())
+            else {
+                continue;
+            };
+            let (channels, taps) = if taps_first {
+                (last, init.iter().product::<usize>())
+            } else {
+                (first, rest.iter().product::<usize>())
+            };
+            let layout = BlockedLayout {
+                channels,
+                taps,
+                taps_first,
+                elem: tensor.dtype.size(),
+            };
+            let len = layout.packed_len();
+            found[t.index()] = ranges
+                .iter()
+                .filter(|r| Some(r.len) == len)
+                .map(|&range| Blocked { range, layout })
+                .find(|b| b.unpack(weights).as_deref() == Some(data.as_slice()))
+                .map(Lifetime::Blocked);
+        }
+    }
+    found
+}
 
 /// Why an op stays on the CPU.
 pub type Reason = String;
@@ -32,6 +107,8 @@ pub struct Builder<'g> {
     pub imported: Vec<TensorId>,
     /// Graph tensors produced here, in order, with their operands.
     pub produced: Vec<(TensorId, u32)>,
+    /// The CPU program's copies of constants ([`cpu_copies`]).
+    cpu_copies: &'g [Option<Lifetime>],
 }
 
 /// State to roll back to when an op cannot be lowered.
@@ -56,8 +133,9 @@ fn act_code(act: Activation) -> Result<i32, Reason> {
 }
 
 impl<'g> Builder<'g> {
-    /// An empty model for `g` at `target_api`.
-    pub fn new(g: &'g Graph, target_api: u32) -> Builder<'g> {
+    /// An empty model for `g` at `target_api`; constants with an entry in `cpu_copies` (indexed
+    /// by graph tensor, possibly empty) refer to the CPU program's copies.
+    pub fn new(g: &'g Graph, target_api: u32, cpu_copies: &'g [Option<Lifetime>]) -> Builder<'g> {
         Builder {
             g,
             target_api,
@@ -68,6 +146,7 @@ impl<'g> Builder<'g> {
             operand_of: vec![None; g.tensors.len()],
             imported: Vec::new(),
             produced: Vec::new(),
+            cpu_copies,
         }
     }
 
@@ -203,8 +282,10 @@ impl<'g> Builder<'g> {
         let tensor = self.g.tensor(t);
         let o = match &tensor.data {
             Some(d) => {
-                let lifetime = if d.len() <= 128 {
+                let lifetime = if d.len() <= MAX_INLINE {
                     Lifetime::Inline(d.clone())
+                } else if let Some(Some(copy)) = self.cpu_copies.get(t.index()) {
+                    copy.clone()
                 } else {
                     Lifetime::Weight(blob.push(d))
                 };
@@ -267,7 +348,7 @@ impl<'g> Builder<'g> {
         blob: &mut WeightBlob,
     ) -> Result<u32, Reason> {
         let bytes = vec![0u8; n * 4];
-        let lifetime = if bytes.len() <= 128 {
+        let lifetime = if bytes.len() <= MAX_INLINE {
             Lifetime::Inline(bytes)
         } else {
             Lifetime::Weight(blob.push(&bytes))

@@ -68,7 +68,7 @@ struct Open<'g> {
 
 enum Seg<'g> {
     Cpu(Vec<usize>),
-    Nnapi(Open<'g>),
+    Nnapi(Box<Open<'g>>),
 }
 
 /// Compiles `graph` for NNAPI at `api_level` (27..): CPU program, plan and partition.
@@ -86,6 +86,7 @@ pub fn compile(graph: &Graph, api_level: u32) -> Result<Compiled> {
 pub fn compile_with(graph: &Graph, api_level: u32, in_place: bool) -> Result<Compiled> {
     let g = crate::passes::optimize(graph)?;
     let lowered = crate::lower::lower_with_ranges(&g)?;
+    let cpu_copies = super::lower::cpu_copies(&g, &lowered);
     let mut program = lowered.program;
     if !in_place {
         for s in &mut program.steps {
@@ -125,13 +126,13 @@ pub fn compile_with(graph: &Graph, api_level: u32, in_place: bool) -> Result<Com
                 Err(r) => reasons[i] = Some(r),
             }
         } else {
-            let mut b = Builder::new(&g, api_level);
+            let mut b = Builder::new(&g, api_level, &cpu_copies);
             match b.lower(*o, &mut program.weights) {
                 Ok(()) => {
-                    segs.push(Seg::Nnapi(Open {
+                    segs.push(Seg::Nnapi(Box::new(Open {
                         builder: b,
                         ops: vec![i],
-                    }));
+                    })));
                     continue;
                 }
                 Err(r) => reasons[i] = Some(r),

@@ -34,7 +34,7 @@ fn value(o: &super::desc::Operand, weights: &[u8]) -> String {
             .collect();
         return format!("[{}]", v.join(", "));
     }
-    format!("{} bytes fnv1a={:016x}", b.len(), fnv1a(b))
+    format!("{} bytes fnv1a={:016x}", b.len(), fnv1a(&b))
 }
 
 /// One description as text.
@@ -75,6 +75,14 @@ pub fn describe(d: &Description, weights: &[u8]) -> String {
             }
             Lifetime::Weight(r) => {
                 let _ = write!(line, " = weights@{}: {}", r.offset, value(o, weights));
+            }
+            Lifetime::Blocked(b) => {
+                let _ = write!(
+                    line,
+                    " = unpacked from the CPU's blocked copy at weights@{}: {}",
+                    b.range.offset,
+                    value(o, weights)
+                );
             }
         }
         let _ = writeln!(out, "{line}  \"{}\"", o.name);

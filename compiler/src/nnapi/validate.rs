@@ -366,6 +366,41 @@ impl Validator<'_> {
                     );
                 }
             }
+            Lifetime::Blocked(b) => {
+                if b.unpack(weights).is_none() {
+                    self.at(
+                        i,
+                        format!(
+                            "weight range {}..+{} is outside the {}-byte weight blob or does not \
+                             hold {} × {} blocked elements of {} bytes",
+                            b.range.offset,
+                            b.range.len,
+                            weights.len(),
+                            b.layout.channels,
+                            b.layout.taps,
+                            b.layout.elem
+                        ),
+                    );
+                }
+                if b.layout.elem != o.ty.element_size() {
+                    self.at(
+                        i,
+                        format!(
+                            "blocked copy of {}-byte elements for a {} operand",
+                            b.layout.elem, o.ty
+                        ),
+                    );
+                }
+                if b.layout.unpacked_len().map(|l| l as u64) != Some(want) {
+                    self.at(
+                        i,
+                        format!(
+                            "blocked copy holds {} × {} elements of {} bytes; {} {:?} needs {want} bytes",
+                            b.layout.channels, b.layout.taps, b.layout.elem, o.ty, o.dims
+                        ),
+                    );
+                }
+            }
             Lifetime::Input | Lifetime::Output | Lifetime::Temporary | Lifetime::NoValue => {}
         }
     }
@@ -489,7 +524,9 @@ impl Validator<'_> {
                 };
                 let why = match o.lifetime {
                     Lifetime::Input => Some("a model input"),
-                    Lifetime::Inline(_) | Lifetime::Weight(_) => Some("a constant"),
+                    Lifetime::Inline(_) | Lifetime::Weight(_) | Lifetime::Blocked(_) => {
+                        Some("a constant")
+                    }
                     Lifetime::NoValue => Some("an omitted operand"),
                     Lifetime::Temporary | Lifetime::Output => None,
                 };
@@ -728,6 +765,40 @@ mod tests {
         assert!(
             m.iter()
                 .any(|m| m.contains("holds 5 bytes") && m.contains("needs 6")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn blocked_copies_must_hold_the_value() {
+        // The 6-byte filter as one block of 16 channels × taps (channels × taps = 6 elements).
+        let mut d = conv_u8();
+        let dims = d.operands[1].dims.clone();
+        let channels = dims[0] as usize;
+        let taps = 6 / channels;
+        let blocked = |elem: usize, len: usize| {
+            Lifetime::Blocked(super::super::desc::Blocked {
+                range: WeightRange { offset: 64, len },
+                layout: super::super::desc::BlockedLayout {
+                    channels,
+                    taps,
+                    taps_first: false,
+                    elem,
+                },
+            })
+        };
+        d.operands[1].lifetime = blocked(1, 16 * taps);
+        assert_eq!(messages(&d, &[0; 64 + 16 * 6]), Vec::<String>::new());
+        let m = messages(&d, &[0; 70]);
+        assert!(m.iter().any(|m| m.contains("outside the 70-byte")), "{m:?}");
+        d.operands[1].lifetime = blocked(1, 16 * taps + 1);
+        let m = messages(&d, &[0; 200]);
+        assert!(m.iter().any(|m| m.contains("blocked elements")), "{m:?}");
+        d.operands[1].lifetime = blocked(2, 32 * taps);
+        let m = messages(&d, &[0; 200]);
+        assert!(
+            m.iter().any(|m| m.contains("2-byte elements"))
+                && m.iter().any(|m| m.contains("needs 6")),
             "{m:?}"
         );
     }

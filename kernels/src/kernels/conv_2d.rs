@@ -390,6 +390,62 @@ pub fn pack_cols_blocked<W: Copy + Default>(n: usize, k: usize, src: &[W], dst: 
     }
 }
 
+/// The shape of a filter held in the blocked layout ([`pack_rows_blocked`],
+/// [`pack_cols_blocked`]) as raw bytes: `channels` of `taps` elements of `elem` bytes, whose
+/// unpacked form is row-major `[channels][taps]` or, with `taps_first`, `[taps][channels]`. The
+/// fields may come from untrusted data: every size is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockedLayout {
+    /// Channels (the blocked dimension).
+    pub channels: usize,
+    /// Taps per channel.
+    pub taps: usize,
+    /// Whether the unpacked form is `[taps][channels]` (DEPTHWISE_CONV_2D's filter layout).
+    pub taps_first: bool,
+    /// Bytes per element.
+    pub elem: usize,
+}
+
+impl BlockedLayout {
+    /// Bytes of the blocked form, `None` when the size overflows `usize`.
+    pub fn packed_len(&self) -> Option<usize> {
+        self.channels
+            .div_ceil(OC_BLOCK)
+            .checked_mul(self.taps)?
+            .checked_mul(OC_BLOCK)?
+            .checked_mul(self.elem)
+    }
+
+    /// Bytes of the unpacked form, `None` when the size overflows `usize`.
+    pub fn unpacked_len(&self) -> Option<usize> {
+        self.channels.checked_mul(self.taps)?.checked_mul(self.elem)
+    }
+
+    /// Writes the unpacked form of the blocked bytes `src` to `dst`: the inverse of the packing
+    /// on raw bytes (the padding channels are not read). Returns `false`, writing nothing,
+    /// unless `src` holds exactly [`BlockedLayout::packed_len`] bytes and `dst` exactly
+    /// [`BlockedLayout::unpacked_len`].
+    pub fn unpack(&self, src: &[u8], dst: &mut [u8]) -> bool {
+        let BlockedLayout {
+            channels: n,
+            taps: k,
+            taps_first,
+            elem,
+        } = *self;
+        if (self.packed_len(), self.unpacked_len()) != (Some(src.len()), Some(dst.len())) {
+            return false;
+        }
+        for c in 0..n {
+            for i in 0..k {
+                let from = blocked_index(c, i, k) * elem;
+                let to = if taps_first { i * n + c } else { c * k + i } * elem;
+                dst[to..to + elem].copy_from_slice(&src[from..from + elem]);
+            }
+        }
+        true
+    }
+}
+
 /// Folds the input-independent zero-point terms of a quantized dot product into its bias.
 ///
 /// TFLite computes `Σ_i (w[c][i] + filter_offset)·(x_i + input_offset) + bias[c]`. Expanded,

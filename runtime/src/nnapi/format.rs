@@ -17,6 +17,7 @@
 //! Operand   = type i32 · rank u32 · u32 × rank · scale f32 · zero_point i32 · Value · Quant
 //! Value     = 0 temporary | 1 input | 2 output | 3 no value
 //!           | 4 · len u32 · bytes (padded to 4) | 5 · offset u64 · len u64
+//!           | 6 · offset u64 · len u64 · channels u64 · taps u64 · elem u32 · order u32
 //! Quant     = 0 | 1 · channel_dim u32 · n u32 · f32 × n
 //! Operation = type i32 · n u32 · u32 × n · n u32 · u32 × n
 //! Place     = tag u32 (0 arena, 1 caller input, 2 caller output) · index u64 · offset u64 · len u64
@@ -25,11 +26,13 @@
 use core::fmt;
 use core::ops::Range;
 
+pub use mvcc_kernels::kernels::conv_2d::BlockedLayout;
+
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"MVNN";
 
 /// The format version this reader understands.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 const PLACE_BYTES: usize = 4 + 8 + 8 + 8;
 
@@ -95,6 +98,12 @@ pub enum FormatError {
         /// Byte offset of the first extra byte.
         offset: usize,
     },
+    /// A blocked constant's range does not hold its blocked layout (or its element size or
+    /// order is invalid).
+    Blocked {
+        /// Byte offset of the value.
+        offset: usize,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -147,6 +156,11 @@ impl fmt::Display for FormatError {
                     "unexpected bytes after the last segment, from byte {offset}"
                 )
             }
+            FormatError::Blocked { offset } => write!(
+                f,
+                "the blocked constant at byte {offset} of the description does not describe \
+                 its weight range"
+            ),
         }
     }
 }
@@ -419,6 +433,37 @@ pub enum Value<'a> {
         /// Length in bytes.
         len: usize,
     },
+    /// A constant held in the weight blob as the CPU kernels' blocked copy of it; the value is
+    /// that copy unpacked ([`Blocked::unpack`]).
+    Blocked(Blocked),
+}
+
+/// A filter in the CPU kernels' blocked layout, as bytes of the weights. The reader checks that
+/// `len` is exactly the layout's packed size and the element size is 1, 2, 4 or 8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// Byte offset in the weights.
+    pub offset: usize,
+    /// Length in bytes of the blocked copy.
+    pub len: usize,
+    /// Its shape; the value is its unpacked form.
+    pub layout: BlockedLayout,
+}
+
+impl Blocked {
+    /// Size of the unpacked value (no larger than `len`, which the reader checked).
+    pub fn unpacked_len(&self) -> usize {
+        self.layout.unpacked_len().unwrap_or(0)
+    }
+
+    /// Writes the value, unpacked from `weights`, to `dst` ([`Blocked::unpacked_len`] bytes).
+    /// `false` when the range is outside `weights` or `dst` has another size.
+    pub fn unpack(&self, weights: &[u8], dst: &mut [u8]) -> bool {
+        self.offset
+            .checked_add(self.len)
+            .and_then(|end| weights.get(self.offset..end))
+            .is_some_and(|src| self.layout.unpack(src, dst))
+    }
 }
 
 /// Per-channel quantization (`ANeuralNetworksSymmPerChannelQuantParams`).
@@ -698,7 +743,8 @@ fn read_operand<'a>(r: &mut Cursor<'a>) -> Result<Operand<'a>, FormatError> {
     let dims = r.u32s()?;
     let scale = f32::from_bits(r.u32()?);
     let zero_point = r.i32()?;
-    let value = match r.tag("operand value", 5)? {
+    let value_at = r.pos;
+    let value = match r.tag("operand value", 6)? {
         0 => Value::Temporary,
         1 => Value::Input,
         2 => Value::Output,
@@ -713,14 +759,35 @@ fn read_operand<'a>(r: &mut Cursor<'a>) -> Result<Operand<'a>, FormatError> {
             }
             Value::Inline(bytes)
         }
-        _ => {
+        tag => {
             let offset = r.usize()?;
             let at = r.pos;
             let len = r.usize()?;
             if offset.checked_add(len).is_none() {
                 return Err(FormatError::TooLarge { offset: at });
             }
-            Value::Weight { offset, len }
+            if tag == 5 {
+                Value::Weight { offset, len }
+            } else {
+                let channels = r.usize()?;
+                let taps = r.usize()?;
+                let elem = r.u32()? as usize;
+                let order = r.u32()?;
+                let layout = BlockedLayout {
+                    channels,
+                    taps,
+                    taps_first: order == 1,
+                    elem,
+                };
+                if !matches!(elem, 1 | 2 | 4 | 8) || order > 1 || layout.packed_len() != Some(len) {
+                    return Err(FormatError::Blocked { offset: value_at });
+                }
+                Value::Blocked(Blocked {
+                    offset,
+                    len,
+                    layout,
+                })
+            }
         }
     };
     let channel_quant = match r.tag("channel quantization flag", 1)? {

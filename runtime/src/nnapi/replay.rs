@@ -6,9 +6,11 @@
 //! the CPU, or the accelerator's drop. A compilation is freed before its model, an event before
 //! its execution.
 //!
-//! Constant operand values are passed by pointer into the `'static` description or weights, so
-//! the values NNAPI keeps by pointer (over 128 bytes) outlive the model; dimension lists, scales
-//! and index lists are copied to aligned vectors first (the blob may have any alignment).
+//! Constant operand values are passed by pointer into the `'static` description or weights, or,
+//! for filters the weights hold only in the CPU kernels' blocked layout, into buffers unpacked at
+//! preparation and owned with the model, so the values NNAPI keeps by pointer (over 128 bytes)
+//! outlive the model; dimension lists, scales and index lists are copied to aligned vectors first
+//! (the blob may have any alignment).
 
 use core::ffi::{c_int, c_void, CStr};
 use core::ops::Range;
@@ -39,7 +41,12 @@ pub(super) fn check(
             continue;
         };
         for (operand, o) in m.operands().enumerate() {
-            if let Value::Weight { offset, len } = o.value {
+            let range = match o.value {
+                Value::Weight { offset, len } => Some((offset, len)),
+                Value::Blocked(b) => Some((b.offset, b.len)),
+                _ => None,
+            };
+            if let Some((offset, len)) = range {
                 if offset
                     .checked_add(len)
                     .is_none_or(|end| end > weights.len())
@@ -177,7 +184,7 @@ struct Compiled {
     // Field order is drop order: the compilation goes before its model.
     compilation: Owned<sys::ANeuralNetworksCompilation>,
     #[allow(dead_code, reason = "held only to be freed after the compilation")]
-    model: Owned<sys::ANeuralNetworksModel>,
+    model: Built,
     inputs: Vec<Place>,
     outputs: Vec<Place>,
 }
@@ -301,17 +308,30 @@ fn devices(fns: &Fns) -> Result<Option<Devices>, Unavailable> {
     Ok(Some(found))
 }
 
+/// A finished NNAPI model and the unpacked constants it points into.
+#[derive(Debug)]
+struct Built {
+    // Field order is drop order: the model goes before the values it points into.
+    model: Owned<sys::ANeuralNetworksModel>,
+    #[allow(dead_code, reason = "held only to outlive the model")]
+    values: Vec<Vec<u8>>,
+}
+
 /// Builds and finishes the NNAPI model of a segment.
 fn build(
     fns: &Fns,
     segment: usize,
     m: format::Model<'static>,
     weights: &'static [u8],
-) -> Result<Owned<sys::ANeuralNetworksModel>, Unavailable> {
+) -> Result<Built, Unavailable> {
     let mut raw = ptr::null_mut();
     // SAFETY: NDK function; `raw` is a valid out-pointer.
     let code = unsafe { (fns.model_create)(&mut raw) };
-    let model = created("ANeuralNetworksModel_create", code, raw, fns.model_free)?;
+    let mut built = Built {
+        model: created("ANeuralNetworksModel_create", code, raw, fns.model_free)?,
+        values: Vec::new(),
+    };
+    let model = &built.model;
     for (i, o) in m.operands().enumerate() {
         // The reader bounds the operand count by i32::MAX.
         let index = i as i32;
@@ -358,9 +378,25 @@ fn build(
                     })?;
                 Some((bytes.as_ptr().cast(), len))
             }
+            Value::Blocked(b) => {
+                // At most the blocked copy's size, which lies inside the weights (`check`).
+                let mut value = vec![0; b.unpacked_len()];
+                if !b.unpack(weights, &mut value) {
+                    return Err(Unavailable::WeightRange {
+                        segment,
+                        operand: i as u32,
+                    });
+                }
+                // Moving the vector into `built.values` does not move its heap buffer.
+                let p = value.as_ptr().cast();
+                let len = value.len();
+                built.values.push(value);
+                Some((p, len))
+            }
         };
         if let Some((p, len)) = value {
-            // SAFETY: `p..p + len` is inside `'static` data (or null with length 0), so values
+            // SAFETY: `p..p + len` is inside `'static` data, or inside a buffer of
+            // `built.values` that is freed only after the model, or null with length 0: values
             // NNAPI keeps by pointer outlive the model.
             let code = unsafe { (fns.model_set_operand_value)(model.ptr, index, p, len) };
             call("ANeuralNetworksModel_setOperandValue", code)?;
@@ -399,7 +435,7 @@ fn build(
     call("ANeuralNetworksModel_finish", unsafe {
         (fns.model_finish)(model.ptr)
     })?;
-    Ok(model)
+    Ok(built)
 }
 
 /// Checks that the devices support every operation of a segment's finished `model` (with
@@ -411,7 +447,7 @@ fn compile(
     segment: usize,
     steps: Range<usize>,
     m: format::Model<'static>,
-    model: Owned<sys::ANeuralNetworksModel>,
+    model: Built,
     options: &NnapiOptions,
 ) -> Result<Compiled, Unavailable> {
     let mut raw = ptr::null_mut();
@@ -422,8 +458,14 @@ fn compile(
             let mut supported = vec![false; m.operations().count()];
             // SAFETY: `model` is live and finished; the devices came from getDevice and
             // `supported` has one entry per operation of the model.
-            let code =
-                unsafe { (t.supported)(model.ptr, t.devices.as_ptr(), n, supported.as_mut_ptr()) };
+            let code = unsafe {
+                (t.supported)(
+                    model.model.ptr,
+                    t.devices.as_ptr(),
+                    n,
+                    supported.as_mut_ptr(),
+                )
+            };
             call(SUPPORTED, code)?;
             if let Some(operation) = supported.iter().position(|&ok| !ok) {
                 return Err(Unavailable::Unsupported {
@@ -433,12 +475,12 @@ fn compile(
                 });
             }
             // SAFETY: as above; `raw` is a valid out-pointer.
-            let code = unsafe { (t.create)(model.ptr, t.devices.as_ptr(), n, &mut raw) };
+            let code = unsafe { (t.create)(model.model.ptr, t.devices.as_ptr(), n, &mut raw) };
             created(CREATE_FOR_DEVICES, code, raw, fns.compilation_free)?
         }
         None => {
             // SAFETY: `model` is live and finished; `raw` is a valid out-pointer.
-            let code = unsafe { (fns.compilation_create)(model.ptr, &mut raw) };
+            let code = unsafe { (fns.compilation_create)(model.model.ptr, &mut raw) };
             created(
                 "ANeuralNetworksCompilation_create",
                 code,

@@ -192,10 +192,17 @@ unsafe extern "C" fn model_set_operand_value(
     length: usize,
 ) -> c_int {
     with(|s| {
+        let mut place = s.place(buffer, length);
+        if place.starts_with('?') && length <= 64 {
+            // Outside the registered regions: a buffer the runtime made (an unpacked filter).
+            // SAFETY: NNAPI's contract: `buffer` holds `length` readable bytes.
+            let bytes = unsafe { std::slice::from_raw_parts(buffer.cast::<u8>(), length) };
+            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            place = format!("heap[{}]", hex.join(" "));
+        }
         s.log.push(format!(
-            "Model_setOperandValue({}, {index}, {}, {length})",
+            "Model_setOperandValue({}, {index}, {place}, {length})",
             s.name(m),
-            s.place(buffer, length)
         ));
         s.result("ANeuralNetworksModel_setOperandValue")
     })

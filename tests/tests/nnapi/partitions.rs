@@ -5,8 +5,8 @@ use std::ops::Range;
 
 use mvcc::lower::WeightRange;
 use mvcc::nnapi::{
-    ChannelQuant, Description, Lifetime, Operand, OperandType, Operation, OperationType, Partition,
-    Place, Segment, SegmentKind,
+    Blocked, BlockedLayout, ChannelQuant, Description, Lifetime, Operand, OperandType, Operation,
+    OperationType, Partition, Place, Segment, SegmentKind,
 };
 
 pub fn tensor(ty: OperandType, dims: &[u32], lifetime: Lifetime) -> Operand {
@@ -23,6 +23,27 @@ pub fn tensor(ty: OperandType, dims: &[u32], lifetime: Lifetime) -> Operand {
 
 pub fn weight(offset: usize, len: usize) -> Lifetime {
     Lifetime::Weight(WeightRange { offset, len })
+}
+
+/// The per-channel CONV_2D of [`per_channel`] with its `[3, 1, 1, 2]` filter held as the CPU
+/// kernels' blocked copy at weights+128 (one block of 16 channels × 2 taps: 32 bytes).
+pub fn per_channel_blocked() -> Partition {
+    let mut p = per_channel();
+    if let SegmentKind::Nnapi { desc, .. } = &mut p.segments[0].kind {
+        desc.operands[1].lifetime = Lifetime::Blocked(Blocked {
+            range: WeightRange {
+                offset: 128,
+                len: 32,
+            },
+            layout: BlockedLayout {
+                channels: 3,
+                taps: 2,
+                taps_first: false,
+                elem: 1,
+            },
+        });
+    }
+    p
 }
 
 /// A float CONV_2D (implicit SAME padding, strides 1 × 2, RELU), input and output in the caller's

@@ -1,6 +1,7 @@
 //! The conversion state of the reference executor: operands read as tensors and scalars, new
 //! tensors and ops, and the layout and type bridges the operations share.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::checked_byte_len;
@@ -132,7 +133,7 @@ impl<'a> Cx<'a> {
         self.input_operand(slot).ok().map(|o| o.ty)
     }
 
-    pub(super) fn scalar_bytes(&self, slot: usize, ty: OperandType) -> Result<&'a [u8]> {
+    pub(super) fn scalar_bytes(&self, slot: usize, ty: OperandType) -> Result<Cow<'a, [u8]>> {
         let o = self.input_operand(slot)?;
         if o.ty != ty {
             return Err(self.err(format!(
@@ -303,7 +304,7 @@ impl<'a> Cx<'a> {
         let o = self.operand(i)?;
         let (dtype, quant) = self.tensor_type(i, o)?;
         let data = match &o.lifetime {
-            Lifetime::Inline(_) | Lifetime::Weight(_) => {
+            Lifetime::Inline(_) | Lifetime::Weight(_) | Lifetime::Blocked(_) => {
                 let b = o.const_bytes(self.weights).ok_or_else(|| {
                     self.err(format!(
                         "constant operand {i} (\"{}\") lies outside the weights",
@@ -369,7 +370,7 @@ impl<'a> Cx<'a> {
         }
         let o = self.operand(i)?;
         match o.lifetime {
-            Lifetime::Inline(_) | Lifetime::Weight(_) => self.create(i),
+            Lifetime::Inline(_) | Lifetime::Weight(_) | Lifetime::Blocked(_) => self.create(i),
             Lifetime::NoValue => Err(self.err(format!(
                 "input {slot} (operand {i}, \"{}\") is omitted but required",
                 o.name

@@ -581,3 +581,46 @@ fn blocked_layout() {
         (1, 2, 3, 4, 5, 6)
     );
 }
+
+#[test]
+fn blocked_layout_unpack_inverts_both_packings() {
+    // f32 elements whose bytes are all distinct, channel counts around the block size.
+    for (n, k) in [(1, 1), (3, 5), (16, 2), (17, 3), (33, 9)] {
+        let src: Vec<f32> = (0..n * k).map(|i| i as f32 + 0.5).collect();
+        let bytes: Vec<u8> = src.iter().flat_map(|v| v.to_le_bytes()).collect();
+        for cols in [false, true] {
+            let mut packed = vec![0f32; blocked_len(n, k)];
+            if cols {
+                pack_cols_blocked(n, k, &src, &mut packed);
+            } else {
+                pack_rows_blocked(n, k, &src, &mut packed);
+            }
+            let packed: Vec<u8> = packed.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let layout = BlockedLayout {
+                channels: n,
+                taps: k,
+                taps_first: cols,
+                elem: 4,
+            };
+            assert_eq!(layout.packed_len(), Some(packed.len()));
+            assert_eq!(layout.unpacked_len(), Some(n * k * 4));
+            let mut back = vec![0u8; n * k * 4];
+            assert!(layout.unpack(&packed, &mut back));
+            assert_eq!(back, bytes, "n {n} k {k} cols {cols}");
+            // Wrong sizes write nothing.
+            let mut short = vec![7u8; n * k * 4 - 1];
+            assert!(!layout.unpack(&packed, &mut short));
+            assert!(short.iter().all(|&b| b == 7));
+            assert!(!layout.unpack(&packed[1..], &mut back));
+        }
+    }
+    let huge = |channels, taps, elem| BlockedLayout {
+        channels,
+        taps,
+        taps_first: false,
+        elem,
+    };
+    assert_eq!(huge(usize::MAX, 2, 1).packed_len(), None);
+    assert_eq!(huge(16, usize::MAX, 2).packed_len(), None);
+    assert_eq!(huge(16, usize::MAX, 2).unpacked_len(), None);
+}
