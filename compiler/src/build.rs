@@ -78,7 +78,7 @@ pub fn write_rust(
     name: Option<&str>,
     trace: bool,
     input_shapes: &[Option<Vec<usize>>],
-    nnapi: Option<u32>,
+    nnapi: Option<crate::nnapi::partition::Options>,
 ) -> Result<Written, Error> {
     let bytes = std::fs::read(model).map_err(|e| Error::Io(model.to_path_buf(), e))?;
     let stem = model
@@ -130,7 +130,7 @@ pub struct RustModule {
     out_dir: Option<PathBuf>,
     trace: bool,
     input_shapes: Vec<Option<Vec<usize>>>,
-    nnapi: Option<u32>,
+    nnapi: Option<crate::nnapi::partition::Options>,
 }
 
 impl RustModule {
@@ -176,7 +176,13 @@ impl RustModule {
     /// float and uint8 models, int8 needs 30): the model gains `set_target` (see
     /// `mvcc_runtime::nnapi`).
     pub fn nnapi(mut self, api_level: u32) -> RustModule {
-        self.nnapi = Some(api_level);
+        self.nnapi = Some(crate::nnapi::partition::Options::new(api_level));
+        self
+    }
+
+    /// As [`RustModule::nnapi`], with every partition option (e.g. the segment limit).
+    pub fn nnapi_options(mut self, options: crate::nnapi::partition::Options) -> RustModule {
+        self.nnapi = Some(options);
         self
     }
 

@@ -66,9 +66,13 @@ enum Command {
         /// each op left on the CPU stays there, then every NNAPI model description.
         #[arg(long)]
         nnapi: bool,
-        /// The Android API level (NNAPI feature level) to lower for: 27..=31.
+        /// The Android API level (NNAPI feature level) to lower for: 27..=35.
         #[arg(long, value_name = "N", default_value_t = mvcc::nnapi::partition::DEFAULT_API_LEVEL)]
         api_level: u32,
+        /// With NNAPI: keep at most this many NNAPI segments, those with the most work (0: no
+        /// limit; each hand-over between NNAPI and the CPU costs an NNAPI execution).
+        #[arg(long, value_name = "N", default_value_t = mvcc::nnapi::partition::DEFAULT_MAX_SEGMENTS)]
+        nnapi_max_segments: usize,
     },
     /// Run a model on inputs and write its outputs.
     Run {
@@ -98,6 +102,10 @@ enum Command {
         /// need 30 to go to NNAPI).
         #[arg(long, value_name = "N", default_value_t = mvcc::nnapi::partition::DEFAULT_API_LEVEL)]
         api_level: u32,
+        /// With NNAPI: keep at most this many NNAPI segments, those with the most work (0: no
+        /// limit; each hand-over between NNAPI and the CPU costs an NNAPI execution).
+        #[arg(long, value_name = "N", default_value_t = mvcc::nnapi::partition::DEFAULT_MAX_SEGMENTS)]
+        nnapi_max_segments: usize,
     },
     /// Compile a model ahead of time into files.
     Build {
@@ -127,6 +135,10 @@ enum Command {
         /// `Model::set_target` (the runtime's `nnapi` feature loads the driver).
         #[arg(long, value_name = "API_LEVEL")]
         nnapi: Option<u32>,
+        /// With NNAPI: keep at most this many NNAPI segments, those with the most work (0: no
+        /// limit; each hand-over between NNAPI and the CPU costs an NNAPI execution).
+        #[arg(long, value_name = "N", default_value_t = mvcc::nnapi::partition::DEFAULT_MAX_SEGMENTS)]
+        nnapi_max_segments: usize,
         /// The shape of each input, in order, as `1x224x224x3` (for models with dynamic
         /// dimensions; `-` keeps the file's).
         #[arg(long = "input-shape")]
@@ -181,8 +193,9 @@ fn main() -> ExitCode {
             model,
             nnapi: true,
             api_level,
+            nnapi_max_segments,
             ..
-        } => inspect_nnapi(&model, api_level),
+        } => inspect_nnapi(&model, nnapi_options(api_level, nnapi_max_segments)),
         Command::Inspect {
             model,
             json,
@@ -200,12 +213,13 @@ fn main() -> ExitCode {
             mean,
             std,
             api_level,
+            nnapi_max_segments,
         } => run(
             &model,
             &inputs,
             &outputs,
             dump.as_deref(),
-            (backend, api_level),
+            (backend, nnapi_options(api_level, nnapi_max_segments)),
             mean,
             std,
         ),
@@ -218,7 +232,9 @@ fn main() -> ExitCode {
             trace,
             nnapi,
             input_shapes,
+            nnapi_max_segments,
         } => parse_shapes(&input_shapes).and_then(|shapes| {
+            let nnapi = nnapi.map(|level| nnapi_options(level, nnapi_max_segments));
             build(
                 &model,
                 &emit,
@@ -277,8 +293,24 @@ fn parse_shapes(specs: &[String]) -> Result<Vec<Option<Vec<usize>>>> {
 struct RustEmit {
     /// Generate `run_traced`.
     trace: bool,
-    /// Embed the NNAPI partition for this API level.
-    nnapi: Option<u32>,
+    /// Embed the NNAPI partition built with these options.
+    nnapi: Option<mvcc::nnapi::partition::Options>,
+}
+
+/// The partition options for `--api-level` (or `--nnapi`) and `--nnapi-max-segments`.
+fn nnapi_options(api_level: u32, max_segments: usize) -> mvcc::nnapi::partition::Options {
+    mvcc::nnapi::partition::Options {
+        max_segments,
+        ..mvcc::nnapi::partition::Options::new(api_level)
+    }
+}
+
+/// Rejects API levels before NNAPI (27, Android 8.1) and after the newest known (35).
+fn check_api_level(flag: &str, level: u32) -> Result<()> {
+    if !(27..=35).contains(&level) {
+        bail!("{flag} {level}: NNAPI exists from API level 27 (Android 8.1) to 35");
+    }
+    Ok(())
 }
 
 fn build(
@@ -290,10 +322,8 @@ fn build(
     rust: RustEmit,
     shapes: &[Option<Vec<usize>>],
 ) -> Result<()> {
-    if let Some(level) = rust.nnapi {
-        if !(27..=35).contains(&level) {
-            bail!("--nnapi {level}: NNAPI exists from API level 27 (Android 8.1) on");
-        }
+    if let Some(o) = rust.nnapi {
+        check_api_level("--nnapi", o.api_level)?;
         if !emit.contains(&Emit::Rust) {
             bail!("--nnapi needs --emit rust (the NNAPI target is the Rust runtime's)");
         }
@@ -462,12 +492,10 @@ fn tensor_json(g: &Graph, id: TensorId) -> serde_json::Value {
 
 /// `mvcc inspect --passes / --dot`: runs the optimization pipeline, prints its statistics and/or
 /// the optimized graph as Graphviz.
-fn inspect_nnapi(path: &Path, api_level: u32) -> Result<()> {
-    if !(27..=35).contains(&api_level) {
-        bail!("--api-level {api_level}: NNAPI exists from API level 27 (Android 8.1) on");
-    }
+fn inspect_nnapi(path: &Path, options: mvcc::nnapi::partition::Options) -> Result<()> {
+    check_api_level("--api-level", options.api_level)?;
     let g = load(path)?;
-    let c = mvcc::nnapi::partition::compile(&g, api_level)?;
+    let c = mvcc::nnapi::partition::compile_with(&g, &options)?;
     let text = format!(
         "{}\n{}",
         mvcc::nnapi::partition::report(&c),
@@ -717,7 +745,7 @@ fn run(
     inputs: &[PathBuf],
     outputs: &[PathBuf],
     dump: Option<&Path>,
-    (backend, api_level): (Backend, u32),
+    (backend, nnapi): (Backend, mvcc::nnapi::partition::Options),
     mean: f32,
     std: f32,
 ) -> Result<()> {
@@ -755,10 +783,8 @@ fn run(
         bufs.push(load_input(p, g.tensor(t), i, mean, std)?);
     }
     if backend == Backend::NnapiRef {
-        if !(27..=35).contains(&api_level) {
-            bail!("--api-level {api_level}: NNAPI exists from API level 27 (Android 8.1) on");
-        }
-        let c = mvcc::nnapi::partition::compile(&g, api_level)?;
+        check_api_level("--api-level", nnapi.api_level)?;
+        let c = mvcc::nnapi::partition::compile_with(&g, &nnapi)?;
         let (outs, values) = mvcc::nnapi::run::run_reference(&c, &bufs, dump.is_some())?;
         return write_results(&g, &c.program, &outs, &values, outputs, dump);
     }

@@ -17,7 +17,8 @@
 //! `input_shapes = [[1, 224, 224, 3]]` fixes the shapes of inputs with dynamic dimensions (`_`
 //! keeps an input's shape from the file); `nnapi` (or `nnapi = 30` for an API level other than 29)
 //! also embeds the model's NNAPI partition and gives `Model` `set_target` and `accelerator`
-//! (see `mvcc_runtime::nnapi`).
+//! (see `mvcc_runtime::nnapi`); with it, `nnapi_max_segments = N` keeps at most `N` NNAPI segments
+//! (default 3, 0 for no limit).
 //! A model that does not compile expands to a `compile_error!` at the path literal listing every
 //! problem.
 #![warn(missing_docs)]
@@ -97,7 +98,8 @@ fn string_value(lit: &Literal) -> Option<String> {
 fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
     let tokens = flatten(input);
     let usage = "usage: include_model!(\"path/to/model.tflite\"), with options after the path: \
-                 `trace`, `input_shapes = [[1, 224, 224, 3], ...]`, `nnapi` or `nnapi = 30`";
+                 `trace`, `input_shapes = [[1, 224, 224, 3], ...]`, `nnapi` or `nnapi = 30`, \
+                 `nnapi_max_segments = 3` (0: no limit)";
     let Some(TokenTree::Literal(lit)) = tokens.first() else {
         return Err((Span::call_site(), usage.into()));
     };
@@ -105,6 +107,7 @@ fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
     let rel = string_value(lit).ok_or((span, usage.to_string()))?;
     let mut trace = false;
     let mut nnapi = None;
+    let mut max_segments = None;
     let mut input_shapes = Vec::new();
     let mut rest = tokens[1..].iter();
     while let Some(t) = rest.next() {
@@ -133,6 +136,21 @@ fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
                     }
                 }
             }
+            TokenTree::Ident(i) if i.to_string() == "nnapi_max_segments" => {
+                match (rest.next(), rest.next()) {
+                    (Some(TokenTree::Punct(p)), Some(TokenTree::Literal(l)))
+                        if p.as_char() == '=' && l.to_string().parse::<usize>().is_ok() =>
+                    {
+                        max_segments = l.to_string().parse::<usize>().ok();
+                    }
+                    _ => {
+                        return Err((
+                            i.span(),
+                            format!("expected `nnapi_max_segments = <count>`; {usage}"),
+                        ))
+                    }
+                }
+            }
             TokenTree::Ident(i) if i.to_string() == "input_shapes" => {
                 let eq = rest.next();
                 let value = rest.next();
@@ -154,6 +172,9 @@ fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
             other => return Err((other.span(), format!("unexpected `{other}`; {usage}"))),
         }
     }
+    if max_segments.is_some() && nnapi.is_none() {
+        return Err((span, format!("`nnapi_max_segments` needs `nnapi`; {usage}")));
+    }
     let path = resolve(&rel, span).ok_or_else(|| {
         (
             span,
@@ -172,7 +193,13 @@ fn expand(input: TokenStream) -> Result<TokenStream, (Span, String)> {
         weights: mvcc::rust::WeightsForm::Placeholder,
         trace,
         input_shapes,
-        nnapi,
+        nnapi: nnapi.map(|level| {
+            let mut o = mvcc::nnapi::partition::Options::new(level);
+            if let Some(n) = max_segments {
+                o.max_segments = n;
+            }
+            o
+        }),
     };
     let generated = mvcc::rust::compile(&bytes, &opts).map_err(|e| {
         let lines: Vec<String> = e.problems.iter().map(|p| format!("  {p}")).collect();

@@ -1,5 +1,5 @@
-//! Every fixture lowered to NNAPI (partitioned at API level 30, and again at 27) and run on the
-//! host: NNAPI segments through the reference executor, CPU segments as the CPU code runs them.
+//! Every fixture lowered to NNAPI (partitioned at API level 30 with no limit on the number of
+//! NNAPI segments, and again at 27 with the default limit) and run on the host: NNAPI segments through the reference executor, CPU segments as the CPU code runs them.
 //! Every tensor an operator writes is compared with TFLite's reference kernels like the other back
 //! ends (integers bit for bit, floats within the suite's tolerance), including the tensors inside
 //! NNAPI segments. Each NNAPI model must also pass the validator, and the partition must put at
@@ -7,7 +7,7 @@
 //!
 //! Known failures are listed with their reason; they must still fail. `MVCC_CASE` selects cases.
 
-use mvcc::nnapi::partition::compile;
+use mvcc::nnapi::partition::{compile, compile_with, Options};
 use mvcc::nnapi::run::run_reference;
 use mvcc::nnapi::SegmentKind;
 use mvcc_tests::{check_values, fixture_inputs, run_suite, Fixture};
@@ -15,11 +15,12 @@ use mvcc_tests::{check_values, fixture_inputs, run_suite, Fixture};
 /// Cases expected to fail, with the reason. Each must still fail.
 const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
-fn run_at(f: &Fixture, api_level: u32) -> Result<Vec<String>, String> {
+fn run_at(f: &Fixture, options: Options) -> Result<Vec<String>, String> {
+    let api_level = options.api_level;
     let (inputs, shapes) = fixture_inputs(f)?;
     let graph = mvcc::load_model_with_shapes(&f.model(), &shapes)
         .map_err(|e| format!("import failed: {e}"))?;
-    let c = compile(&graph, api_level).map_err(|e| format!("NNAPI compile failed: {e}"))?;
+    let c = compile_with(&graph, &options).map_err(|e| format!("NNAPI compile failed: {e}"))?;
     let mut bad = Vec::new();
     for (k, s) in c.partition.segments.iter().enumerate() {
         if let SegmentKind::Nnapi { desc, .. } = &s.kind {
@@ -39,8 +40,12 @@ fn run_at(f: &Fixture, api_level: u32) -> Result<Vec<String>, String> {
 }
 
 fn run_nnapi(f: &Fixture) -> Result<Vec<String>, String> {
-    let mut bad = run_at(f, 30)?;
-    bad.extend(run_at(f, 27)?);
+    let unlimited = Options {
+        max_segments: 0,
+        ..Options::new(30)
+    };
+    let mut bad = run_at(f, unlimited)?;
+    bad.extend(run_at(f, Options::new(27))?);
     Ok(bad)
 }
 
@@ -140,4 +145,72 @@ fn nnapi_constants_share_the_cpu_weights() {
             assert_eq!(added, 0, "{name}: NNAPI added {added} weight bytes");
         }
     }
+}
+
+/// Over the segment limit, the NNAPI segments with the most MACs stay on NNAPI and the others'
+/// ops run on the CPU with the reason; the constants of the cut segments leave no bytes behind.
+#[test]
+fn only_the_largest_nnapi_segments_are_kept() {
+    let f = mvcc_tests::fixture("mobilenet_v3_i8").unwrap();
+    let graph = mvcc::load_model(&f.model()).unwrap();
+    let with = |max_segments| {
+        compile_with(
+            &graph,
+            &Options {
+                max_segments,
+                ..Options::new(30)
+            },
+        )
+        .unwrap()
+    };
+    let nnapi_segments = |c: &mvcc::nnapi::partition::Compiled| -> Vec<usize> {
+        (0..c.partition.segments.len())
+            .filter(|&k| matches!(c.partition.segments[k].kind, SegmentKind::Nnapi { .. }))
+            .collect()
+    };
+    let macs = |c: &mvcc::nnapi::partition::Compiled, k: usize| -> u64 {
+        c.ops
+            .iter()
+            .filter(|o| o.segment == k && o.cpu_reason.is_none())
+            .map(|o| mvcc::inspect::op_macs(&c.graph, o.op))
+            .sum()
+    };
+    let all = with(0);
+    let mut all_macs: Vec<u64> = nnapi_segments(&all)
+        .iter()
+        .map(|&k| macs(&all, k))
+        .collect();
+    assert!(all_macs.len() > 3, "{} NNAPI segments", all_macs.len());
+    all_macs.sort_unstable_by(|a, b| b.cmp(a));
+    for max in [1, 3] {
+        let c = with(max);
+        let kept = nnapi_segments(&c);
+        assert_eq!(kept.len(), max);
+        let mut kept_macs: Vec<u64> = kept.iter().map(|&k| macs(&c, k)).collect();
+        kept_macs.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(kept_macs, all_macs[..max], "max {max}");
+        let cut = c
+            .ops
+            .iter()
+            .filter(|o| {
+                o.cpu_reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("NNAPI segments with the most work"))
+            })
+            .count();
+        let on_nnapi = |c: &mvcc::nnapi::partition::Compiled| {
+            c.ops.iter().filter(|o| o.cpu_reason.is_none()).count()
+        };
+        assert_eq!(on_nnapi(&all) - on_nnapi(&c), cut, "max {max}");
+        // Fewer NNAPI constants: only the kept segments' are in the blob.
+        assert!(c.program.weights.bytes.len() < all.program.weights.bytes.len());
+        for s in &c.partition.segments {
+            if let SegmentKind::Nnapi { desc, .. } = &s.kind {
+                let issues = mvcc::nnapi::validate::validate(desc, &c.program.weights.bytes);
+                assert!(issues.is_empty(), "{issues:?}");
+            }
+        }
+    }
+    // The default is TFLite's NNAPI delegate's.
+    assert_eq!(nnapi_segments(&compile(&graph, 30).unwrap()).len(), 3);
 }

@@ -7,6 +7,11 @@
 //! alias, an elided concatenation) whose operands come from outside the current NNAPI model is
 //! skipped by NNAPI altogether: its bytes are already where the CPU plan puts them.
 //!
+//! Every hand-over between NNAPI and the CPU costs an NNAPI execution, so like TFLite's NNAPI
+//! delegate (`max_number_delegated_partitions`, default 3) at most [`Options::max_segments`] NNAPI
+//! segments are kept: those with the most MACs. The ops of the others are forced onto the CPU and
+//! the model is segmented again (so their constants leave nothing in the weight blob).
+//!
 //! NNAPI and CPU segments hand tensors over through the places the CPU memory plan gives them.
 //! Before planning, each NNAPI segment's inputs are kept live to the segment's last step
 //! ([`Program::keep_live`]), so no output of the segment is placed over one of its inputs.
@@ -18,7 +23,7 @@ use super::desc::{Description, Lifetime, Partition, Place, Segment, SegmentKind}
 use super::lower::{Builder, Reason};
 use crate::error::{Error, Location, Result};
 use crate::ir::{Graph, OpId, TensorId};
-use crate::lower::{Program, ValueId};
+use crate::lower::{Program, ValueId, WeightBlob};
 use crate::plan::Plan;
 
 /// The lowest API level mvcc targets by default (Android 10: per-channel filters, QUANTIZE,
@@ -71,34 +76,66 @@ enum Seg<'g> {
     Nnapi(Box<Open<'g>>),
 }
 
-/// Compiles `graph` for NNAPI at `api_level` (27..): CPU program, plan and partition.
+/// What [`compile_with`] builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The NNAPI API level (27..) the description may use.
+    pub api_level: u32,
+    /// At most this many NNAPI segments (0: no limit): when the supported ops form more, only
+    /// the ones with the most MACs (then the most ops, then the earliest) stay on NNAPI, like
+    /// TFLite's NNAPI delegate's `max_number_delegated_partitions`. Each hand-over between NNAPI
+    /// and the CPU costs an NNAPI execution.
+    pub max_segments: usize,
+    /// Whether the plan may run steps in place (`false` for the Rust back end's plan).
+    pub in_place: bool,
+}
+
+/// The default of [`Options::max_segments`] (TFLite's NNAPI delegate's default too).
+pub const DEFAULT_MAX_SEGMENTS: usize = 3;
+
+impl Options {
+    /// The defaults at `api_level`.
+    pub fn new(api_level: u32) -> Options {
+        Options {
+            api_level,
+            max_segments: DEFAULT_MAX_SEGMENTS,
+            in_place: true,
+        }
+    }
+}
+
+/// Compiles `graph` for NNAPI at `api_level` (27..) with the default [`Options`]: CPU program,
+/// plan and partition.
 ///
 /// # Errors
 /// As [`crate::interp::compile`]; an internal inconsistency of the partition.
 pub fn compile(graph: &Graph, api_level: u32) -> Result<Compiled> {
-    compile_with(graph, api_level, true)
+    compile_with(graph, &Options::new(api_level))
 }
 
-/// As [`compile`]; `in_place: false` plans without in-place steps (the Rust back end's plan).
-///
-/// # Errors
-/// As [`compile`].
-pub fn compile_with(graph: &Graph, api_level: u32, in_place: bool) -> Result<Compiled> {
-    let g = crate::passes::optimize(graph)?;
-    let lowered = crate::lower::lower_with_ranges(&g)?;
-    let cpu_copies = super::lower::cpu_copies(&g, &lowered);
-    let mut program = lowered.program;
-    if !in_place {
-        for s in &mut program.steps {
-            s.in_place = None;
-        }
-    }
-    let ranges = lowered.ranges;
-    let values = lowered.values;
-    let mut segs: Vec<Seg<'_>> = Vec::new();
+/// Splits the ops (by schedule position) into CPU and NNAPI segments, greedily in schedule
+/// order, appending NNAPI constants to `blob`; ops with a `forced` reason stay on the CPU.
+/// Returns the segments and every op's reason for staying on the CPU.
+fn segment<'g>(
+    g: &'g Graph,
+    ranges: &[(OpId, Range<usize>)],
+    cpu_copies: &'g [Option<Lifetime>],
+    api_level: u32,
+    forced: &[Option<Reason>],
+    blob: &mut WeightBlob,
+) -> (Vec<Seg<'g>>, Vec<Option<Reason>>) {
+    let mut segs: Vec<Seg<'g>> = Vec::new();
     let mut reasons: Vec<Option<Reason>> = vec![None; ranges.len()];
     for (i, (o, steps)) in ranges.iter().enumerate() {
         let node = g.op(*o);
+        if let Some(Some(r)) = forced.get(i) {
+            reasons[i] = Some(r.clone());
+            match segs.last_mut() {
+                Some(Seg::Cpu(v)) => v.push(i),
+                _ => segs.push(Seg::Cpu(vec![i])),
+            }
+            continue;
+        }
         // A no-step op reading tensors from outside the open NNAPI model: nothing to do anywhere.
         if steps.is_empty() {
             let inside = match segs.last() {
@@ -118,7 +155,7 @@ pub fn compile_with(graph: &Graph, api_level: u32, in_place: bool) -> Result<Com
             }
         }
         if let Some(Seg::Nnapi(open)) = segs.last_mut() {
-            match open.builder.lower(*o, &mut program.weights) {
+            match open.builder.lower(*o, blob) {
                 Ok(()) => {
                     open.ops.push(i);
                     continue;
@@ -126,8 +163,8 @@ pub fn compile_with(graph: &Graph, api_level: u32, in_place: bool) -> Result<Com
                 Err(r) => reasons[i] = Some(r),
             }
         } else {
-            let mut b = Builder::new(&g, api_level, &cpu_copies);
-            match b.lower(*o, &mut program.weights) {
+            let mut b = Builder::new(g, api_level, cpu_copies);
+            match b.lower(*o, blob) {
                 Ok(()) => {
                     segs.push(Seg::Nnapi(Box::new(Open {
                         builder: b,
@@ -143,6 +180,78 @@ pub fn compile_with(graph: &Graph, api_level: u32, in_place: bool) -> Result<Com
             _ => segs.push(Seg::Cpu(vec![i])),
         }
     }
+    (segs, reasons)
+}
+
+/// When `segs` has more than `max` NNAPI segments (`max` > 0), the reason each op of the
+/// segments that do not make the cut must stay on the CPU (by schedule position).
+fn over_limit(
+    g: &Graph,
+    ranges: &[(OpId, Range<usize>)],
+    segs: &[Seg<'_>],
+    max: usize,
+) -> Option<Vec<Option<Reason>>> {
+    let nnapi: Vec<(&[usize], u64)> = segs
+        .iter()
+        .filter_map(|s| match s {
+            Seg::Nnapi(open) => {
+                let macs = open
+                    .ops
+                    .iter()
+                    .map(|&i| crate::inspect::op_macs(g, ranges[i].0))
+                    .sum();
+                Some((open.ops.as_slice(), macs))
+            }
+            Seg::Cpu(_) => None,
+        })
+        .collect();
+    if max == 0 || nnapi.len() <= max {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..nnapi.len()).collect();
+    // Most MACs, then most ops, then earliest.
+    order.sort_by_key(|&k| (std::cmp::Reverse((nnapi[k].1, nnapi[k].0.len())), k));
+    let mut forced = vec![None; ranges.len()];
+    for &k in &order[max..] {
+        let (ops, macs) = nnapi[k];
+        let why = format!(
+            "only the {max} NNAPI segments with the most work are kept; this one has {macs} MACs \
+             in {} ops",
+            ops.len()
+        );
+        for &i in ops {
+            forced[i] = Some(why.clone());
+        }
+    }
+    Some(forced)
+}
+
+/// As [`compile`], with `options`.
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_with(graph: &Graph, options: &Options) -> Result<Compiled> {
+    let g = crate::passes::optimize(graph)?;
+    let lowered = crate::lower::lower_with_ranges(&g)?;
+    let cpu_copies = super::lower::cpu_copies(&g, &lowered);
+    let mut program = lowered.program;
+    if !options.in_place {
+        for s in &mut program.steps {
+            s.in_place = None;
+        }
+    }
+    let ranges = lowered.ranges;
+    let values = lowered.values;
+    let api_level = options.api_level;
+    // Segment once; over the segment limit, again with the cut segments' ops forced onto the
+    // CPU (on a fresh copy of the blob, so that their constants leave no bytes behind).
+    let mut blob = program.weights.clone();
+    let (mut segs, mut reasons) = segment(&g, &ranges, &cpu_copies, api_level, &[], &mut blob);
+    if let Some(forced) = over_limit(&g, &ranges, &segs, options.max_segments) {
+        blob = program.weights.clone();
+        (segs, reasons) = segment(&g, &ranges, &cpu_copies, api_level, &forced, &mut blob);
+    }
+    program.weights = blob;
     // Consumers of each tensor, by schedule position.
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); g.tensors.len()];
     for (i, (o, _)) in ranges.iter().enumerate() {

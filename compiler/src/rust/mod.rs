@@ -54,9 +54,10 @@ pub struct Options {
     /// Shapes for the model's inputs, in order (`None`: the file's); needed for models with
     /// dynamic dimensions (see [`crate::tflite::ImportOptions::input_shapes`]).
     pub input_shapes: Vec<Option<Vec<usize>>>,
-    /// Also embed the NNAPI partition for this API level, and let the model choose its target
+    /// Also embed the NNAPI partition built with these options (their API level, segment limit;
+    /// the plan never runs steps in place here), and let the model choose its target
     /// (`Model::set_target`: CPU, NNAPI, or NNAPI when available).
-    pub nnapi: Option<u32>,
+    pub nnapi: Option<crate::nnapi::partition::Options>,
 }
 
 impl Options {
@@ -134,8 +135,14 @@ pub fn plan_program(mut program: Program) -> Result<(Program, Plan)> {
 /// Every import problem; pass, lowering or generation errors.
 pub fn compile(bytes: &[u8], opts: &Options) -> Result<Generated> {
     let graph = crate::load_model_with_shapes(bytes, &opts.input_shapes)?;
-    if let Some(level) = opts.nnapi {
-        let c = crate::nnapi::partition::compile_with(&graph, level, false)?;
+    if let Some(nnapi) = opts.nnapi {
+        let c = crate::nnapi::partition::compile_with(
+            &graph,
+            &crate::nnapi::partition::Options {
+                in_place: false,
+                ..nnapi
+            },
+        )?;
         crate::plan::check(&c.program, &c.plan)?;
         return generate_inner(&c.program, &c.plan, Some(&c.partition), opts);
     }
