@@ -420,7 +420,9 @@ fn a_bad_dimension_next_to_huge_ones() {
 }
 
 /// Every file in `tests/corpus/` (inputs that once crashed the fuzzer or were written by hand)
-/// imports with a clean error or runs; none panics.
+/// imports with a clean error or runs; none panics. Those that import also partition for NNAPI
+/// (API 30 and 27) into descriptions the validator accepts (`fuzz-nnapi-zero-point.tflite`: an
+/// int8 tensor whose zero point is outside int8 once went into an NNAPI model).
 #[test]
 fn the_corpus_of_past_crashes_is_handled() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
@@ -439,6 +441,18 @@ fn the_corpus_of_past_crashes_is_handled() {
                     .map(|&t| Buf::zeroed(g.tensor(t).byte_len()))
                     .collect();
                 let _ = Interpreter::new(&p, &plan).run(&inputs);
+            }
+            for api in [30, 27] {
+                let Ok(c) = mvcc::nnapi::partition::compile(&g, api) else {
+                    continue;
+                };
+                for s in &c.partition.segments {
+                    if let mvcc::nnapi::SegmentKind::Nnapi { desc, .. } = &s.kind {
+                        let issues =
+                            mvcc::nnapi::validate::validate(desc, &c.program.weights.bytes);
+                        assert!(issues.is_empty(), "{:?}, API {api}: {issues:?}", e.path());
+                    }
+                }
             }
         }
     }

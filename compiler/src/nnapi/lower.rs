@@ -188,9 +188,18 @@ impl<'g> Builder<'g> {
     }
 
     /// Lowers op `id` into the model, or leaves the model as it was and returns the reason.
+    /// NNAPI operations that would not pass [`super::validate`] (a zero point outside the
+    /// type's range, say) are not kept: the op stays on the CPU with the first problem.
     pub fn lower(&mut self, id: OpId, blob: &mut WeightBlob) -> Result<(), Reason> {
         let m = self.mark(blob);
-        let r = self.lower_op(id, blob);
+        let r = self.lower_op(id, blob).and_then(|()| {
+            let issues =
+                super::validate::validate_since(&self.desc, &blob.bytes, m.operands, m.operations);
+            match issues.first() {
+                None => Ok(()),
+                Some(issue) => Err(format!("NNAPI would reject it: {issue}")),
+            }
+        });
         if r.is_err() {
             self.rollback(m, blob);
         }

@@ -137,6 +137,40 @@ pub fn validate(desc: &Description, weights: &[u8]) -> Vec<Issue> {
     issues
 }
 
+/// The problems of what was added to `desc` since it had `operands` operands and `operations`
+/// operations: the new operands, and the new operations (their operands' order included). The
+/// lowering checks each op's NNAPI operations this way before keeping them.
+pub fn validate_since(
+    desc: &Description,
+    weights: &[u8],
+    operands: usize,
+    operations: usize,
+) -> Vec<Issue> {
+    let mut v = Validator {
+        desc,
+        issues: Vec::new(),
+    };
+    for (i, o) in desc.operands.iter().enumerate().skip(operands) {
+        v.operand(i as u32, o, weights);
+    }
+    let checked = v.issues.len();
+    let indices_ok = v.order();
+    // `order` looks at every operation: keep what it says of the new ones.
+    let mut issues: Vec<Issue> = v
+        .issues
+        .into_iter()
+        .enumerate()
+        .filter(|(k, issue)| *k < checked || issue.operation.is_some_and(|op| op >= operations))
+        .map(|(_, issue)| issue)
+        .collect();
+    for i in operations..desc.operations.len() {
+        if indices_ok.get(i).copied().unwrap_or(false) {
+            cx::check(desc, weights, i, &mut issues);
+        }
+    }
+    issues
+}
+
 /// The checks that do not look inside operations.
 struct Validator<'a> {
     desc: &'a Description,
