@@ -141,6 +141,7 @@ fn nnapi_constants_share_the_cpu_weights() {
         }
         assert!(shared > 0, "{name}: nothing shared");
         let added = c.program.weights.bytes.len() - cpu;
+        assert_eq!(c.nnapi_weight_bytes, added, "{name}");
         if !name.ends_with("i8") && !name.ends_with("u8") {
             assert_eq!(added, 0, "{name}: NNAPI added {added} weight bytes");
         }

@@ -64,6 +64,9 @@ pub struct Compiled {
     /// For each segment, the program values its NNAPI model computes, with their operands
     /// (empty for CPU segments): what a reference run reads back for the per-tensor comparison.
     pub computed: Vec<Vec<(ValueId, u32)>>,
+    /// Bytes the NNAPI models' own constants add to the weight blob (constants the CPU code
+    /// holds too are shared, not counted).
+    pub nnapi_weight_bytes: usize,
 }
 
 struct Open<'g> {
@@ -245,12 +248,14 @@ pub fn compile_with(graph: &Graph, options: &Options) -> Result<Compiled> {
     let api_level = options.api_level;
     // Segment once; over the segment limit, again with the cut segments' ops forced onto the
     // CPU (on a fresh copy of the blob, so that their constants leave no bytes behind).
+    let cpu_weight_bytes = program.weights.bytes.len();
     let mut blob = program.weights.clone();
     let (mut segs, mut reasons) = segment(&g, &ranges, &cpu_copies, api_level, &[], &mut blob);
     if let Some(forced) = over_limit(&g, &ranges, &segs, options.max_segments) {
         blob = program.weights.clone();
         (segs, reasons) = segment(&g, &ranges, &cpu_copies, api_level, &forced, &mut blob);
     }
+    let nnapi_weight_bytes = blob.bytes.len() - cpu_weight_bytes;
     program.weights = blob;
     // Consumers of each tensor, by schedule position.
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); g.tensors.len()];
@@ -501,6 +506,7 @@ pub fn compile_with(graph: &Graph, options: &Options) -> Result<Compiled> {
         partition,
         ops,
         computed,
+        nnapi_weight_bytes,
     })
 }
 
@@ -542,6 +548,12 @@ pub fn report(c: &Compiled) -> String {
         c.partition.segments.len(),
         c.ops.len(),
         c.partition.api_level
+    );
+    let _ = writeln!(
+        out,
+        "weights: {} bytes, {} of them added for NNAPI (its other constants are the CPU code's)",
+        c.program.weights.bytes.len(),
+        c.nnapi_weight_bytes
     );
     let _ = writeln!(out, "ops:");
     for o in &c.ops {
