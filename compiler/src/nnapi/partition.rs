@@ -133,49 +133,45 @@ fn segment<'g>(
         let node = g.op(*o);
         if let Some(Some(r)) = forced.get(i) {
             reasons[i] = Some(r.clone());
-            match segs.last_mut() {
-                Some(Seg::Cpu(v)) => v.push(i),
-                _ => segs.push(Seg::Cpu(vec![i])),
-            }
-            continue;
-        }
-        // A no-step op reading tensors from outside the open NNAPI model: nothing to do anywhere.
-        if steps.is_empty() {
-            let inside = match segs.last() {
-                Some(Seg::Nnapi(open)) => node.inputs.iter().flatten().all(|t| {
-                    g.tensor(*t).is_const() || open.builder.operand_of[t.index()].is_some()
-                }),
-                _ => false,
-            };
-            if !inside {
-                reasons[i] = Some("no work: the CPU plan already places the result".into());
-                match segs.last_mut() {
-                    Some(Seg::Cpu(v)) => v.push(i),
-                    Some(Seg::Nnapi(open)) => open.ops.push(i),
-                    None => segs.push(Seg::Cpu(vec![i])),
-                }
-                continue;
-            }
-        }
-        if let Some(Seg::Nnapi(open)) = segs.last_mut() {
-            match open.builder.lower(*o, blob) {
-                Ok(()) => {
-                    open.ops.push(i);
-                    continue;
-                }
-                Err(r) => reasons[i] = Some(r),
-            }
         } else {
-            let mut b = Builder::new(g, api_level, cpu_copies);
-            match b.lower(*o, blob) {
-                Ok(()) => {
-                    segs.push(Seg::Nnapi(Box::new(Open {
-                        builder: b,
-                        ops: vec![i],
-                    })));
+            // A no-step op reading tensors from outside the open NNAPI model: nothing to do anywhere.
+            if steps.is_empty() {
+                let inside = match segs.last() {
+                    Some(Seg::Nnapi(open)) => node.inputs.iter().flatten().all(|t| {
+                        g.tensor(*t).is_const() || open.builder.operand_of[t.index()].is_some()
+                    }),
+                    _ => false,
+                };
+                if !inside {
+                    reasons[i] = Some("no work: the CPU plan already places the result".into());
+                    match segs.last_mut() {
+                        Some(Seg::Cpu(v)) => v.push(i),
+                        Some(Seg::Nnapi(open)) => open.ops.push(i),
+                        None => segs.push(Seg::Cpu(vec![i])),
+                    }
                     continue;
                 }
-                Err(r) => reasons[i] = Some(r),
+            }
+            if let Some(Seg::Nnapi(open)) = segs.last_mut() {
+                match open.builder.lower(*o, blob) {
+                    Ok(()) => {
+                        open.ops.push(i);
+                        continue;
+                    }
+                    Err(r) => reasons[i] = Some(r),
+                }
+            } else {
+                let mut b = Builder::new(g, api_level, cpu_copies);
+                match b.lower(*o, blob) {
+                    Ok(()) => {
+                        segs.push(Seg::Nnapi(Box::new(Open {
+                            builder: b,
+                            ops: vec![i],
+                        })));
+                        continue;
+                    }
+                    Err(r) => reasons[i] = Some(r),
+                }
             }
         }
         match segs.last_mut() {
@@ -247,16 +243,16 @@ pub fn compile_with(graph: &Graph, options: &Options) -> Result<Compiled> {
     let values = lowered.values;
     let api_level = options.api_level;
     // Segment once; over the segment limit, again with the cut segments' ops forced onto the
-    // CPU (on a fresh copy of the blob, so that their constants leave no bytes behind).
+    // CPU. NNAPI constants are only ever appended to the CPU's blob: cutting it back to the CPU's
+    // bytes first leaves nothing of the cut segments behind.
     let cpu_weight_bytes = program.weights.bytes.len();
-    let mut blob = program.weights.clone();
-    let (mut segs, mut reasons) = segment(&g, &ranges, &cpu_copies, api_level, &[], &mut blob);
+    let blob = &mut program.weights;
+    let (mut segs, mut reasons) = segment(&g, &ranges, &cpu_copies, api_level, &[], blob);
     if let Some(forced) = over_limit(&g, &ranges, &segs, options.max_segments) {
-        blob = program.weights.clone();
-        (segs, reasons) = segment(&g, &ranges, &cpu_copies, api_level, &forced, &mut blob);
+        blob.bytes.truncate(cpu_weight_bytes);
+        (segs, reasons) = segment(&g, &ranges, &cpu_copies, api_level, &forced, blob);
     }
-    let nnapi_weight_bytes = blob.bytes.len() - cpu_weight_bytes;
-    program.weights = blob;
+    let nnapi_weight_bytes = program.weights.bytes.len() - cpu_weight_bytes;
     // Consumers of each tensor, by schedule position.
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); g.tensors.len()];
     for (i, (o, _)) in ranges.iter().enumerate() {

@@ -117,24 +117,7 @@ impl fmt::Display for Issue {
 /// operations one by one. Empty when the description is valid for its
 /// [`Description::api_level`].
 pub fn validate(desc: &Description, weights: &[u8]) -> Vec<Issue> {
-    let mut v = Validator {
-        desc,
-        issues: Vec::new(),
-    };
-    v.model();
-    for (i, o) in desc.operands.iter().enumerate() {
-        v.operand(i as u32, o, weights);
-    }
-    v.io(&desc.inputs, true);
-    v.io(&desc.outputs, false);
-    let indices_ok = v.order();
-    let mut issues = v.issues;
-    for i in 0..desc.operations.len() {
-        if indices_ok.get(i).copied().unwrap_or(false) {
-            cx::check(desc, weights, i, &mut issues);
-        }
-    }
-    issues
+    checked(desc, weights, 0, 0, true)
 }
 
 /// The problems of what was added to `desc` since it had `operands` operands and `operations`
@@ -146,21 +129,42 @@ pub fn validate_since(
     operands: usize,
     operations: usize,
 ) -> Vec<Issue> {
+    checked(desc, weights, operands, operations, false)
+}
+
+/// The operands from `operands` on and the operations from `operations` on; with `whole`, also
+/// the model-level checks and the model inputs and outputs.
+fn checked(
+    desc: &Description,
+    weights: &[u8],
+    operands: usize,
+    operations: usize,
+    whole: bool,
+) -> Vec<Issue> {
     let mut v = Validator {
         desc,
         issues: Vec::new(),
     };
+    if whole {
+        v.model();
+    }
     for (i, o) in desc.operands.iter().enumerate().skip(operands) {
         v.operand(i as u32, o, weights);
     }
+    if whole {
+        v.io(&desc.inputs, true);
+        v.io(&desc.outputs, false);
+    }
     let checked = v.issues.len();
     let indices_ok = v.order();
-    // `order` looks at every operation: keep what it says of the new ones.
+    // `order` looks at every operation: unless `whole`, keep what it says of the new ones.
     let mut issues: Vec<Issue> = v
         .issues
         .into_iter()
         .enumerate()
-        .filter(|(k, issue)| *k < checked || issue.operation.is_some_and(|op| op >= operations))
+        .filter(|(k, issue)| {
+            whole || *k < checked || issue.operation.is_some_and(|op| op >= operations)
+        })
         .map(|(_, issue)| issue)
         .collect();
     for i in operations..desc.operations.len() {
